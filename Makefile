@@ -1,0 +1,29 @@
+# pinterest-data-pipeline: `make demo` runs the pipeline on embedded defaults, `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv demo test bench clean diagram
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) pip install --quiet --python $(PY) -e '.[dev,kafka]'
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv and install the project with its test dependencies
+
+demo: $(STAMP)  ## seed the sample DB, start the gateway, emulate posts, run the batch job, write the report
+	$(PY) -m pinterest_pipeline.demo
+
+test: $(STAMP)  ## the whole test suite
+	$(PY) -m pytest
+
+diagram:  ## re-render img/architecture.svg|png from img/architecture.dot (needs graphviz)
+	dot -Tsvg img/architecture.dot -o img/architecture.svg
+	dot -Tpng -Gdpi=110 img/architecture.dot -o img/architecture.png
+
+clean:  ## remove generated data (sample DB, lake, warehouse, report)
+	rm -rf data out

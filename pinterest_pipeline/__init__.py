@@ -1,0 +1,1 @@
+"""Pinterest-style data pipeline: source DB, gateway, lake, Spark jobs."""

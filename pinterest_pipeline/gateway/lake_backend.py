@@ -1,0 +1,47 @@
+"""The gateway backend that writes the lake directly: the Confluent S3 sink's output, without a Kafka in between."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from pinterest_pipeline.gateway.settings import GatewaySettings
+from pinterest_pipeline.lake.writer import LakeWriter
+
+
+class LakeBackend:
+    """A :class:`~pinterest_pipeline.gateway.backend.RecordBackend` over a :class:`LakeWriter`, for fixed topics."""
+
+    def __init__(self, writer: LakeWriter, topics: Iterable[str]) -> None:
+        self.writer, self._topics = writer, tuple(topics)
+
+    def __repr__(self) -> str:
+        return f"LakeBackend({self.writer!r}, topics={list(self._topics)})"
+
+    @classmethod
+    def from_settings(cls, settings: GatewaySettings) -> "LakeBackend":
+        """The lake writer the settings describe, serving ``settings.topic_names``."""
+        rotate_ms = settings.rotate_interval_ms
+        writer = LakeWriter(
+            settings.lake_root,
+            flush_size=settings.flush_size,
+            partitions=settings.partitions,
+            rotate_interval_s=rotate_ms / 1000 if rotate_ms else None,
+            flush_on_close=settings.flush_on_close,
+            state_dir=settings.state_dir,
+            endpoint_url=settings.s3_endpoint_url,
+            topics=settings.topic_names,
+        )
+        return cls(writer, settings.topic_names)
+
+    def produce(
+        self, topic: str, values: list[Any], partitions: Sequence[int | None] | None = None
+    ) -> list[tuple[int, int]]:
+        return self.writer.append(topic, values, partitions)
+
+    def topics(self) -> list[str]:
+        return list(self._topics)
+
+    def partition_count(self, topic: str) -> int:
+        return self.writer.partitions
+
+    def close(self) -> None:
+        self.writer.close()

@@ -1,0 +1,1 @@
+"""The source database (the original's RDS): synthetic rows, their tables, seeding and row reads."""

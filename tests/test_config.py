@@ -1,0 +1,66 @@
+"""Settings precedence (defaults → credentials file → environment → flags) and secret hygiene."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pinterest_pipeline.config import Settings, load_settings
+
+CREDS = """RDS_HOST: db.example.com
+RDS_PASSWORD: "p@ss:w/rd"
+RDS_USER: analyst
+RDS_DATABASE: pinterest_data
+RDS_PORT: 3307
+"""
+
+
+def test_defaults_are_the_embedded_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(environ={})
+    assert settings == Settings()
+    assert settings.database_url == "sqlite:///data/pinterest.db"
+    assert settings.prefix == "124a514b9149"
+    assert (settings.lake_root, settings.warehouse) == ("data/lake", "data/warehouse")
+
+
+@pytest.mark.parametrize("name", ["db_creds.yml", "db_creds.yaml"])
+def test_credentials_file_selects_mysql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    (tmp_path / name).write_text(CREDS)
+    monkeypatch.chdir(tmp_path)
+    url = load_settings(environ={}).database_url
+    assert url == "mysql+pymysql://analyst:p%40ss%3Aw%2Frd@db.example.com:3307/pinterest_data?charset=utf8mb4"
+
+
+def test_precedence_environment_over_file_flags_over_environment(tmp_path: Path) -> None:
+    creds = tmp_path / "creds.yml"
+    creds.write_text(CREDS)
+    env = {"PINTEREST_DB_URL": "sqlite:///env.db", "PINTEREST_PREFIX": "envprefix",
+           "PINTEREST_LAKE_ROOT": "s3://bucket/lake"}
+    settings = load_settings(creds_file=creds, environ=env, prefix="flagprefix", invoke_url=None)
+    assert settings.database_url == "sqlite:///env.db"
+    assert settings.prefix == "flagprefix"
+    assert settings.lake_root == "s3://bucket/lake"
+    assert settings.invoke_url == "http://127.0.0.1:8080"
+
+
+def test_secrets_stay_out_of_repr(tmp_path: Path) -> None:
+    creds = tmp_path / "db_creds.yml"
+    creds.write_text(CREDS)
+    settings = load_settings(creds_file=creds, environ={"PINTEREST_API_KEY": "key-123"})
+    assert settings.api_key == "key-123"
+    assert "p@ss" not in repr(settings) and "p%40ss" not in repr(settings)
+    assert "key-123" not in repr(settings)
+
+
+def test_incomplete_credentials_are_a_clear_error(tmp_path: Path) -> None:
+    creds = tmp_path / "db_creds.yml"
+    creds.write_text("RDS_HOST: h\nRDS_PASSWORD: secret\n")
+    with pytest.raises(ValueError, match="RDS_USER") as error:
+        load_settings(creds_file=creds, environ={})
+    assert "secret" not in str(error.value)
+
+
+def test_unknown_override_is_rejected() -> None:
+    with pytest.raises(TypeError, match="no_such"):
+        Settings().with_overrides(no_such=1)
