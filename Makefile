@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv and install the project with its test dependencies
 
-demo: $(STAMP)  ## seed the sample DB, start the gateway, emulate posts, run the batch job, write the report
-	$(PY) -m pinterest_pipeline.demo
+demo: $(STAMP)  ## seed the sample DB, start the gateway, emulate posts, run the batch job, write the report (KAFKA=1: through a real broker)
+	$(PY) -m pinterest_pipeline.demo $(if $(KAFKA),--kafka,)
 
 test: $(STAMP)  ## the whole test suite
 	$(PY) -m pytest

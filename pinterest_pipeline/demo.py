@@ -56,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=100, help="records per gateway request")
     parser.add_argument("--flush-size", type=int, default=100, help="records per lake object (sink flush.size)")
     parser.add_argument("--skip-batch", action="store_true", help="stop after the ingest path")
+    parser.add_argument("--kafka", action="store_true",
+                        help="ingest through a real local Kafka broker and the sink (make demo KAFKA=1)")
     args = parser.parse_args(argv)
     settings = load_settings()
     lake_root, warehouse = Path(settings.lake_root), Path(settings.warehouse)
@@ -64,14 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeded = ensure_seeded(settings.database_url)
     print(("seeded " if seeded else "using ") + settings.database_url.split("://")[0] + " sample database")
 
-    step("2. API gateway (Kafka REST Proxy v2) writing the lake")
     shutil.rmtree(lake_root, ignore_errors=True)
-    gateway_args = ["--lake-root", str(lake_root), "--prefix", settings.prefix,
-                    "--flush-size", str(args.flush_size), "--flush-on-close", "--log-level", "warning"]
-    with running_gateway(gateway_args) as url:
-        print(f"gateway up at {url}")
-        step(f"3. Emulating {args.count} posts (user_posting_emulation.py)")
-        emulate(url, settings.prefix, args.count, args.batch_size)
+    if args.kafka:
+        from pinterest_pipeline.demo_kafka import run_kafka_demo_ingest
+
+        step(f"2-3. Emulating {args.count} posts: gateway → Kafka broker → sink → lake")
+        run_kafka_demo_ingest(lake_root, settings.prefix, args.count, args.batch_size, args.flush_size)
+    else:
+        ingest_through_lake_writer(lake_root, settings.prefix, args)
     step(f"4. Lake at {lake_root}/ (Confluent S3 sink layout)")
     describe_lake(lake_root, settings.prefix)
     if args.skip_batch:
@@ -82,6 +84,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_batch(lake_root, settings.prefix, warehouse, report)
     print(f"\nDelta tables under {warehouse}/, report at {report}")
     return 0
+
+
+def ingest_through_lake_writer(lake_root: Path, prefix: str, args: argparse.Namespace) -> None:
+    """The embedded default: the gateway writes the lake itself."""
+    step("2. API gateway (Kafka REST Proxy v2) writing the lake")
+    gateway_args = ["--lake-root", str(lake_root), "--prefix", prefix,
+                    "--flush-size", str(args.flush_size), "--flush-on-close", "--log-level", "warning"]
+    with running_gateway(gateway_args) as url:
+        print(f"gateway up at {url}")
+        step(f"3. Emulating {args.count} posts (user_posting_emulation.py)")
+        emulate(url, prefix, args.count, args.batch_size)
 
 
 if __name__ == "__main__":

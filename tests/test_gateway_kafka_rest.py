@@ -193,6 +193,27 @@ def test_a_failing_backend_answers_500_and_stores_nothing(client: TestClient, tm
     assert list(lake_objects(tmp_path / "lake").values()) == [[{"ind": 1}], [{"ind": 2}]]
 
 
+class UnreachableBackend:
+    """A backend whose broker cannot be reached: every call fails, as a Kafka client's would."""
+
+    def topics(self) -> list[str]:
+        raise ConnectionRefusedError("broker down")
+
+    produce = partition_count = topics
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/topics"), ("GET", f"/topics/{PIN}"), ("POST", f"/topics/{PIN}")])
+def test_an_unreachable_backend_answers_a_proxy_500(tmp_path: Path, method: str, path: str) -> None:
+    settings = GatewaySettings(lake_root=str(tmp_path / "lake"))
+    with TestClient(create_app(settings, UnreachableBackend())) as client:
+        answer = client.request(method, path, content=VALID, headers=PRODUCE_HEADERS)
+    assert answer.status_code == 500
+    assert answer.json() == {"error_code": 50002, "message": "Kafka error: ConnectionRefusedError"}
+
+
 def test_the_api_key_is_required_everywhere_but_health_and_never_logged(make_client: Any, tmp_path: Path,
                                                                        caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)

@@ -70,13 +70,20 @@ def describe_topic(name: str, partitions: int) -> dict[str, Any]:
 def kafka_rest_routes(backend: RecordBackend, max_body_bytes: int) -> list[BaseRoute]:
     """``GET /topics``, ``GET /topics/{topic}``, ``POST /topics/{topic}`` over ``backend``."""
 
+    async def backend_topics() -> list[str]:
+        try:
+            return await run_in_threadpool(backend.topics)
+        except Exception as error:  # the backend (a broker) is unreachable: a proxy error, never a bare 500
+            logger.warning("listing topics failed: %s", type(error).__name__)
+            raise RestError(500, KAFKA_ERROR, f"Kafka error: {type(error).__name__}") from None
+
     async def known_topic(topic: str) -> str:
-        if topic not in await run_in_threadpool(backend.topics):
+        if topic not in await backend_topics():
             raise topic_not_found()
         return topic
 
     async def list_topics(request: Request) -> Response:
-        return JSONResponse(sorted(await run_in_threadpool(backend.topics)), media_type=KAFKA_V2_JSON)
+        return JSONResponse(sorted(await backend_topics()), media_type=KAFKA_V2_JSON)
 
     async def get_topic(request: Request) -> Response:
         topic = await known_topic(request.path_params["topic"])

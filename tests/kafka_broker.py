@@ -1,0 +1,103 @@
+"""A private Apache Kafka broker for the test session, started by the same code as ``scripts/kafka-local``.
+
+Free ports, a temporary state folder, the three topics of the default prefix with two partitions each. When
+the broker's jars cannot be fetched (no Maven, Maven Central unreachable) the tests that need it are skipped
+with a loud message, or fail when ``PINTEREST_REQUIRE_KAFKA=1`` (CI can insist).
+
+Test modules use the ``kafka_broker`` fixture by importing it; the broker is shared by every module of the
+session (one JVM) and stopped at the end.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from pinterest_pipeline.contract import DEFAULT_PREFIX, KINDS, topic_name
+from pinterest_pipeline.kafka_local import JarsUnavailable, LocalKafka, ensure_jars, ensure_topics
+from pinterest_pipeline.local_processes import free_port
+
+#: Partitions of each test topic: more than one, so that per-partition paths are exercised.
+TEST_PARTITIONS = 2
+TOPICS = tuple(topic_name(DEFAULT_PREFIX, kind) for kind in KINDS)
+
+_shared: LocalKafka | None = None
+
+
+def start_private_broker(state_dir: Path) -> LocalKafka:
+    """Fetch the jars (once per machine), start a broker on free ports in ``state_dir``, create the topics."""
+    try:
+        started = time.monotonic()
+        ensure_jars()
+        fetched = time.monotonic()
+    except JarsUnavailable as error:
+        message = f"KAFKA BROKER UNAVAILABLE, Kafka tests skipped: {error}"
+        print(f"\n*** {message}", file=sys.stderr)
+        if os.environ.get("PINTEREST_REQUIRE_KAFKA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    broker = LocalKafka(state_dir, port=free_port(), controller_port=free_port())
+    broker.start()
+    ensure_topics(broker.bootstrap_servers, TOPICS, partitions=TEST_PARTITIONS)
+    print(f"\nkafka broker {broker.bootstrap_servers}: jars {fetched - started:.1f} s, "
+          f"start + topics {time.monotonic() - fetched:.1f} s", file=sys.stderr)
+    return broker
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[LocalKafka]:
+    """The session's broker (running; a test that stops it must start it again on the same port)."""
+    global _shared
+    if _shared is None:
+        _shared = start_private_broker(Path(tempfile.mkdtemp(prefix="kafka-broker-")))
+    yield _shared
+    if _shared is not None:  # several modules import this fixture: the first teardown stops the broker
+        _shared.stop()
+        shutil.rmtree(_shared.state_dir, ignore_errors=True)
+        _shared = None
+
+
+def new_topics(broker: LocalKafka, names: list[str], partitions: int = TEST_PARTITIONS) -> list[str]:
+    """Create ``names`` on the session broker (tests use their own topics so they never see each other's)."""
+    ensure_topics(broker.bootstrap_servers, names, partitions=partitions)
+    return names
+
+
+def unique_name(stem: str) -> str:
+    """``stem`` plus a random suffix: a topic prefix of its own for one test."""
+    return f"{stem}{uuid.uuid4().hex[:8]}"
+
+
+def read_topic(bootstrap_servers: str, topic: str, timeout: float = 30.0) -> dict[tuple[int, int], bytes | None]:
+    """Every record of ``topic`` as ``{(partition, offset): value}``, read from the beginning to the end."""
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": unique_name("reader-"),
+                         "enable.auto.commit": False, "enable.partition.eof": True})
+    try:
+        partitions = consumer.list_topics(topic, timeout=timeout).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        records: dict[tuple[int, int], bytes | None] = {}
+        at_end: set[int] = set()
+        deadline = time.monotonic() + timeout
+        while at_end != set(partitions):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic} not read to its end in {timeout} s")
+            message = consumer.poll(0.2)
+            if message is None:
+                continue
+            if message.error():
+                if message.error().code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(message.error())
+                at_end.add(message.partition())
+                continue
+            records[(message.partition(), message.offset())] = message.value()
+        return records
+    finally:
+        consumer.close()
