@@ -5,12 +5,12 @@ PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test bench clean diagram
+.PHONY: venv demo demo-stream test airflow clean diagram
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv
-	$(UV) pip install --quiet --python $(PY) -e '.[dev,kafka]'
+	$(UV) pip install --quiet --python $(PY) -e '.[dev,kafka,airflow]'
 	touch $(STAMP)
 
 venv: $(STAMP)  ## create .venv and install the project with its test dependencies
@@ -18,8 +18,14 @@ venv: $(STAMP)  ## create .venv and install the project with its test dependenci
 demo: $(STAMP)  ## seed the sample DB, start the gateway, emulate posts, run the batch job, write the report (KAFKA=1: through a real broker)
 	$(PY) -m pinterest_pipeline.demo $(if $(KAFKA),--kafka,)
 
+demo-stream: $(STAMP)  ## streaming path: moto Kinesis, gateway, streaming emulator, Structured Streaming into Delta
+	$(PY) -m pinterest_pipeline.demo_stream
+
 test: $(STAMP)  ## the whole test suite
 	$(PY) -m pytest
+
+airflow: $(STAMP)  ## a local Airflow (standalone, 127.0.0.1:8088) with this repo as its DAGs folder, local mode
+	scripts/airflow-local
 
 diagram:  ## re-render img/architecture.svg|png from img/architecture.dot (needs graphviz)
 	dot -Tsvg img/architecture.dot -o img/architecture.svg

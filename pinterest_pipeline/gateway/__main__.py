@@ -12,8 +12,10 @@ import uvicorn
 from pinterest_pipeline.config import load_settings
 from pinterest_pipeline.gateway.app import create_app
 from pinterest_pipeline.gateway.backend import RecordBackend
+from pinterest_pipeline.gateway.kinesis_routes import kinesis_routes
 from pinterest_pipeline.gateway.lake_backend import LakeBackend
 from pinterest_pipeline.gateway.settings import GatewaySettings
+from pinterest_pipeline.kinesis import kinesis_client
 
 logger = logging.getLogger("pinterest_pipeline.gateway")
 
@@ -79,7 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               else f"lake {settings.lake_root}, flush size {settings.flush_size}")
     logger.info("serving topics %s; %s%s", ", ".join(settings.topic_names), target,
                 "; API key required" if settings.api_key else "")
-    app = create_app(settings, backend)
+    streams = kinesis_routes(lambda: kinesis_client(settings.kinesis_endpoint, settings.region),
+                             settings.max_body_bytes)
+    app = create_app(settings, backend, extra_routes=streams)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=args.log_level,
                             lifespan="on", access_log=False)
     sockets = [socket.socket(fileno=args.fd)] if args.fd is not None else None

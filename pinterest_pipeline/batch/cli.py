@@ -1,0 +1,65 @@
+"""``python -m pinterest_pipeline.batch --lake-root DIR --prefix P --warehouse DIR [--report FILE]``."""
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from tabulate import tabulate
+
+from pinterest_pipeline.batch.job import BatchResult, run_batch
+from pinterest_pipeline.config import load_settings
+from pinterest_pipeline.lake_reader import LakeReadError
+from pinterest_pipeline.spark_session import get_spark, packages_for_paths
+
+#: Rows of each insight printed on the terminal (the report and the tables hold them all).
+PRINTED_ROWS = 10
+
+
+def render_table(frame: pd.DataFrame, limit: int | None = None) -> str:
+    """A compact plain-text table; with ``limit``, only the first rows and a note of the rest."""
+    shown = frame if limit is None else frame.head(limit)
+    text = tabulate(shown.to_dict("records"), headers="keys", tablefmt="simple", floatfmt=".1f")
+    hidden = len(frame) - len(shown)
+    return text + (f"\n… {hidden} more rows" if hidden > 0 else "")
+
+
+def render_result(result: BatchResult) -> str:
+    """Counts per topic, then each insight table, for the terminal."""
+    counts = pd.DataFrame(
+        [{"topic": kind, **c, "cleaned_rows": result.cleaned_rows[kind]} for kind, c in result.counts.items()]
+    )
+    parts = [f"Batch run for prefix {result.prefix} in {result.seconds:.1f} s", render_table(counts)]
+    for name, frame in result.insights.items():
+        parts.append(f"\n{name}\n" + render_table(frame, PRINTED_ROWS))
+    return "\n".join(parts)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    settings = load_settings()
+    parser = argparse.ArgumentParser(prog="python -m pinterest_pipeline.batch", description=__doc__)
+    parser.add_argument("--lake-root", default=settings.lake_root, help="lake root (local folder, s3a://, dbfs:/)")
+    parser.add_argument("--prefix", default=settings.prefix, help="topic prefix (the original's user id)")
+    parser.add_argument("--warehouse", default=settings.warehouse, help="folder of the Delta tables")
+    parser.add_argument("--report", type=Path, help="also write a markdown report (with charts) to this file")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the batch job; 0 on success, 2 when the lake holds nothing for the prefix."""
+    args = parse_args(argv)
+    spark = get_spark("pinterest-batch", warehouse_dir=args.warehouse,
+                      extra_packages=packages_for_paths([args.lake_root, args.warehouse]))
+    try:
+        result = run_batch(spark, args.lake_root, args.prefix, args.warehouse)
+    except LakeReadError as error:
+        print(f"error: {error}")
+        return 2
+    print(render_result(result))
+    if args.report:
+        from pinterest_pipeline.report import write_report
+
+        path = write_report(result, args.report.parent, args.report.name)
+        print(f"\nreport: {path}")
+    return 0

@@ -1,0 +1,127 @@
+"""The batch job: lake → quarantine + cleaned Delta tables → insight Delta tables."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import TypeVar
+
+import pandas as pd
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from pinterest_pipeline.batch.tables import write_delta
+from pinterest_pipeline.cleansing import CLEANERS, data_quality_counts, deduplicate_by_ind
+from pinterest_pipeline.contract import KINDS, topic_name
+from pinterest_pipeline.insights import INSIGHTS, CleanTables
+from pinterest_pipeline.lake_reader import REJECT_REASON, count_outcomes, parse_topic, split_rejects
+from pinterest_pipeline.schemas import RAW_SCHEMAS
+
+
+@dataclass
+class BatchResult:
+    """What one run read, rejected, cleaned and concluded."""
+
+    prefix: str
+    #: kind → ``{"raw": lines, "good": records, "quarantined": lines}``
+    counts: dict[str, dict[str, int]]
+    #: kind → rows of the cleaned (one row per ``ind``) table
+    cleaned_rows: dict[str, int]
+    #: ``kind, column_name, issue, value_count``: empty strings, placeholders, unreadable values
+    data_quality: pd.DataFrame
+    #: insight table name → its rows
+    insights: dict[str, pd.DataFrame]
+    #: table name → location (folder locally, catalog name on Databricks)
+    tables: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def quarantined(self) -> int:
+        """Lines rejected across all topics."""
+        return sum(c["quarantined"] for c in self.counts.values())
+
+
+def cleaned_table_name(prefix: str, kind: str) -> str:
+    """``<prefix>_pin`` / ``_geo`` / ``_user``."""
+    return f"{prefix}_{kind}"
+
+
+def quarantine_table_name(prefix: str) -> str:
+    """``<prefix>_quarantine``."""
+    return f"{prefix}_quarantine"
+
+
+#: Spark jobs submitted at once: small Delta writes spend most of their time in driver-side
+#: bookkeeping, which overlaps well with another job's tasks.
+CONCURRENT_JOBS = 4
+
+T = TypeVar("T")
+
+
+def _in_parallel(tasks: Iterable[tuple[str, Callable[[], T]]]) -> dict[str, T]:
+    """Run independent Spark actions from a few threads; results by name (the first error is raised)."""
+    with ThreadPoolExecutor(max_workers=CONCURRENT_JOBS) as pool:
+        futures = {name: pool.submit(task) for name, task in tasks}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _read_lake(spark: SparkSession, lake_root: str, prefix: str) -> dict[str, DataFrame]:
+    """Each topic parsed once and kept (memory, spilling to disk); the raw text only of rejected lines."""
+    parsed = {}
+    for kind in KINDS:
+        frame = parse_topic(spark, lake_root, topic_name(prefix, kind), RAW_SCHEMAS[kind])
+        slim = frame.withColumn("raw_line", F.when(F.col(REJECT_REASON).isNotNull(), F.col("raw_line")))
+        parsed[kind] = slim.persist(StorageLevel.MEMORY_AND_DISK)
+    return parsed
+
+
+def _data_quality(good: dict[str, DataFrame]) -> pd.DataFrame:
+    """Data quality facts of every topic's good records, as one small table."""
+    frames = [data_quality_counts(df).select(F.lit(kind).alias("kind"), "*") for kind, df in good.items()]
+    return reduce(DataFrame.unionByName, frames).toPandas()
+
+
+def _collect_and_write(spark: SparkSession, query: DataFrame, warehouse: str, name: str) -> tuple[str, pd.DataFrame]:
+    """Compute a (small) insight once: its rows become both the Delta table and the returned frame."""
+    rows = query.collect()
+    location = write_delta(spark.createDataFrame(rows, query.schema).coalesce(1), warehouse, name)
+    return location, pd.DataFrame([tuple(r) for r in rows], columns=query.columns)
+
+
+def run_batch(spark: SparkSession, lake_root: str, prefix: str, warehouse: str) -> BatchResult:
+    """Read the three topics of ``prefix`` under ``lake_root``, quarantine unreadable lines, write the
+    cleaned tables and every insight as Delta tables (replacing an earlier run's), and report counts."""
+    started = time.perf_counter()
+    parsed = _read_lake(spark, lake_root, prefix)
+    cleaned: dict[str, DataFrame] = {}
+    try:
+        counts = _in_parallel((kind, lambda df=df: count_outcomes(df)) for kind, df in parsed.items())
+        split = {kind: split_rejects(df, RAW_SCHEMAS[kind]) for kind, df in parsed.items()}
+        for kind, topic in split.items():
+            cleaned[kind] = deduplicate_by_ind(CLEANERS[kind](topic.good)).persist(StorageLevel.MEMORY_AND_DISK)
+        cleaned_rows = _in_parallel((kind, df.count) for kind, df in cleaned.items())
+        data_quality = _data_quality({kind: topic.good for kind, topic in split.items()})
+
+        outputs = {quarantine_table_name(prefix): reduce(DataFrame.unionByName, [t.quarantine for t in split.values()])}
+        outputs.update({cleaned_table_name(prefix, kind): df for kind, df in cleaned.items()})
+        clean_tables = CleanTables(**cleaned)
+        writes: list[tuple[str, Callable[[], str | tuple[str, pd.DataFrame]]]] = [
+            (name, lambda name=name, df=df: write_delta(df, warehouse, name)) for name, df in outputs.items()
+        ]
+        writes += [
+            (name, lambda name=name, query=query: _collect_and_write(spark, query(clean_tables), warehouse, name))
+            for name, query in INSIGHTS.items()
+        ]
+        done = _in_parallel(writes)
+    finally:
+        for df in [*parsed.values(), *cleaned.values()]:
+            df.unpersist()
+    tables = {name: done[name] for name in outputs}
+    answers = {name: done[name] for name in INSIGHTS}
+    tables.update({name: location for name, (location, _) in answers.items()})
+    return BatchResult(prefix, counts, cleaned_rows, data_quality,
+                       insights={name: frame for name, (_, frame) in answers.items()}, tables=tables,
+                       seconds=time.perf_counter() - started)

@@ -1,0 +1,215 @@
+"""The API Gateway's Kinesis proxy routes (``/streams...``) in front of a boto3 Kinesis client.
+
+Answers are Kinesis's own response bodies (``ShardId``/``SequenceNumber``; ``FailedRecordCount`` and
+``Records`` for PutRecords). Errors:
+
+- a body the route cannot use → 400 ``{"message": ...}`` (413 when larger than ``max_body_bytes``) and
+  nothing is sent to Kinesis;
+- a Kinesis error → Kinesis's own status (400 for ``ResourceNotFoundException``,
+  ``InvalidArgumentException``, ``ResourceInUseException``...; 5xx for its internal failures) with its
+  body ``{"__type": <code>, "message": ...}``, as API Gateway passes it through. One exception:
+  ``ProvisionedThroughputExceededException`` (also a 400 in Kinesis) answers 429, API Gateway's
+  throttling status, so HTTP clients back off and retry instead of giving up;
+- Kinesis unreachable (connection error, timeout) → 502 ``{"message": ...}``, as API Gateway answers
+  for a failed integration.
+
+``Data`` given as a JSON object (or array, number, boolean) is stored as its JSON text; a string is
+stored as its UTF-8 bytes unchanged. The stream name always comes from the URL path. ``GET /streams`` takes
+the optional query parameters ``Limit`` and ``ExclusiveStartStreamName`` to page through ListStreams.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import lru_cache, wraps
+from typing import Any, Awaitable, Callable, Mapping
+
+from botocore.exceptions import BotoCoreError, ClientError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+#: Shards of a stream created without ``{"ShardCount": n}``.
+DEFAULT_SHARD_COUNT = 1
+#: Largest request body read (Kinesis itself takes at most 5 MiB of data per PutRecords).
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Kinesis errors answered with another status than Kinesis's own (see the module docstring).
+STATUS_OVERRIDES = {"ProvisionedThroughputExceededException": 429}
+
+
+class BadRequest(Exception):
+    """A request the route cannot turn into a Kinesis call (answered with ``status``, 400 by default)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def record_bytes(data: Any) -> bytes:
+    """The bytes stored for a ``Data`` value: JSON text of an object, UTF-8 of a string."""
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _wire_value(value: Any) -> Any:
+    """boto3's parsed answer back to Kinesis's JSON: datetimes as epoch seconds, no metadata."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, dict):
+        return {k: _wire_value(v) for k, v in value.items() if k != "ResponseMetadata"}
+    if isinstance(value, list):
+        return [_wire_value(v) for v in value]
+    return value
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) one larger than ``limit`` bytes before reading it all."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(f"request body larger than {limit} bytes", status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json_body(request: Request, limit: int, *, required: bool = True) -> dict[str, Any]:
+    raw = await _read_body(request, limit)
+    if not raw.strip():
+        if required:
+            raise BadRequest("request body is empty; a JSON object is required")
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BadRequest(f"request body is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    return body
+
+
+def _partition_key(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{field} must be a non-empty string")
+    return value
+
+
+def _data(value: Any, field: str) -> bytes:
+    if value is None:
+        raise BadRequest(f"{field} is required (a JSON object or a string)")
+    return record_bytes(value)
+
+
+def put_record_request(stream: str, body: dict[str, Any]) -> dict[str, Any]:
+    """PutRecord arguments from ``{"StreamName", "Data", "PartitionKey"}`` (stream from the path)."""
+    named = body.get("StreamName")
+    if named is not None and named != stream:
+        raise BadRequest(f"StreamName {named!r} does not match the stream in the path {stream!r}")
+    return {"StreamName": stream, "Data": _data(body.get("Data"), "Data"),
+            "PartitionKey": _partition_key(body.get("PartitionKey"), "PartitionKey")}
+
+
+def put_records_request(stream: str, body: dict[str, Any]) -> dict[str, Any]:
+    """PutRecords arguments from ``{"records": [{"data", "partition-key"}]}``."""
+    records = body.get("records")
+    if not isinstance(records, list) or not records:
+        raise BadRequest("records must be a non-empty list of {\"data\", \"partition-key\"} objects")
+    entries = []
+    for position, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise BadRequest(f"records[{position}] must be a JSON object")
+        entries.append({"Data": _data(record.get("data"), f"records[{position}].data"),
+                        "PartitionKey": _partition_key(record.get("partition-key"),
+                                                       f"records[{position}].partition-key")})
+    return {"StreamName": stream, "Records": entries}
+
+
+def list_streams_request(query: Mapping[str, str]) -> dict[str, Any]:
+    """ListStreams arguments from the optional query parameters ``Limit`` and ``ExclusiveStartStreamName``."""
+    arguments: dict[str, Any] = {}
+    if "Limit" in query:
+        if not query["Limit"].isdigit() or int(query["Limit"]) < 1:
+            raise BadRequest("Limit must be a positive integer")
+        arguments["Limit"] = int(query["Limit"])
+    if query.get("ExclusiveStartStreamName"):
+        arguments["ExclusiveStartStreamName"] = query["ExclusiveStartStreamName"]
+    return arguments
+
+
+def create_stream_request(stream: str, body: dict[str, Any]) -> dict[str, Any]:
+    """CreateStream arguments; ``ShardCount`` defaults to :data:`DEFAULT_SHARD_COUNT`."""
+    shards = body.get("ShardCount", DEFAULT_SHARD_COUNT)
+    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+        raise BadRequest("ShardCount must be a positive integer")
+    return {"StreamName": stream, "ShardCount": shards}
+
+
+def kinesis_error_response(error: ClientError) -> JSONResponse:
+    """Kinesis's status and ``{"__type", "message"}`` body (see :data:`STATUS_OVERRIDES`)."""
+    details = error.response.get("Error", {})
+    code = details.get("Code", "InternalFailure")
+    status = STATUS_OVERRIDES.get(code) or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500
+    return JSONResponse({"__type": code, "message": details.get("Message", "")}, status_code=status)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def rejecting_bad_requests(endpoint: Endpoint) -> Endpoint:
+    """Wrap an endpoint so that :class:`BadRequest` answers its status with ``{"message": ...}``."""
+
+    @wraps(endpoint)
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except BadRequest as error:
+            return JSONResponse({"message": str(error)}, status_code=error.status)
+
+    return wrapped
+
+
+def kinesis_routes(client_factory: Callable[[], Any], max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> list[Route]:
+    """The ``/streams`` routes; ``client_factory`` builds the boto3 Kinesis client on first use."""
+    client = lru_cache(maxsize=1)(client_factory)
+
+    async def call(operation: str, **arguments: Any) -> Response:
+        try:
+            answer = await run_in_threadpool(lambda: getattr(client(), operation)(**arguments))
+        except ClientError as error:
+            return kinesis_error_response(error)
+        except BotoCoreError as error:
+            return JSONResponse({"message": f"Kinesis request failed: {error}"}, status_code=502)
+        return JSONResponse(_wire_value(answer))
+
+    @rejecting_bad_requests
+    async def list_streams(request: Request) -> Response:
+        return await call("list_streams", **list_streams_request(request.query_params))
+
+    @rejecting_bad_requests
+    async def stream(request: Request) -> Response:
+        name = request.path_params["stream_name"]
+        if request.method == "POST":
+            body = await _json_body(request, max_body_bytes, required=False)
+            return await call("create_stream", **create_stream_request(name, body))
+        if request.method == "DELETE":
+            return await call("delete_stream", StreamName=name)
+        return await call("describe_stream", StreamName=name)
+
+    @rejecting_bad_requests
+    async def put_record(request: Request) -> Response:
+        body = await _json_body(request, max_body_bytes)
+        return await call("put_record", **put_record_request(request.path_params["stream_name"], body))
+
+    @rejecting_bad_requests
+    async def put_records(request: Request) -> Response:
+        body = await _json_body(request, max_body_bytes)
+        return await call("put_records", **put_records_request(request.path_params["stream_name"], body))
+
+    return [
+        Route("/streams", list_streams, methods=["GET"]),
+        Route("/streams/{stream_name}", stream, methods=["GET", "POST", "DELETE"]),
+        Route("/streams/{stream_name}/record", put_record, methods=["PUT"]),
+        Route("/streams/{stream_name}/records", put_records, methods=["PUT"]),
+    ]

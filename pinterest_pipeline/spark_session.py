@@ -1,0 +1,78 @@
+"""The one place that knows where Spark runs: Databricks' own session, or a local Delta-enabled one."""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pyspark
+from pyspark.sql import SparkSession
+
+#: Set by every Databricks runtime; its presence means "use the cluster's session".
+DATABRICKS_ENV = "DATABRICKS_RUNTIME_VERSION"
+
+
+def on_databricks() -> bool:
+    """True inside a Databricks runtime."""
+    return bool(os.environ.get(DATABRICKS_ENV))
+
+
+def hadoop_aws_package() -> str:
+    """Maven coordinate of ``hadoop-aws`` matching the Hadoop client bundled with pyspark (``s3a://``)."""
+    jars = Path(pyspark.__file__).parent / "jars"
+    client = next(jars.glob("hadoop-client-api-*.jar"), None)
+    if client is None:
+        raise RuntimeError(f"no hadoop-client-api jar under {jars}: cannot pick a hadoop-aws version")
+    version = client.stem.removeprefix("hadoop-client-api-")
+    return f"org.apache.hadoop:hadoop-aws:{version}"
+
+
+def packages_for_paths(paths: Iterable[str]) -> list[str]:
+    """Extra Maven packages a local session needs to read or write ``paths`` (S3 paths need hadoop-aws)."""
+    if any(str(p).startswith(("s3a://", "s3://")) for p in paths):
+        return [hadoop_aws_package()]
+    return []
+
+
+def get_spark(
+    app_name: str = "pinterest-pipeline",
+    warehouse_dir: str | None = None,
+    extra_packages: Sequence[str] = (),
+    shuffle_partitions: int = 4,
+    driver_memory: str = "4g",
+) -> SparkSession:
+    """The active Databricks session, or a local ``local[*]`` session with Delta Lake configured.
+
+    Locally the Delta jars come from Maven Central the first time (cached in ``~/.ivy2*`` after);
+    ``extra_packages`` adds Maven coordinates (see :func:`packages_for_paths` for ``s3a://``);
+    ``driver_memory`` is the heap of the one local JVM that runs every task.
+    """
+    if on_databricks():
+        return SparkSession.builder.getOrCreate()
+
+    from delta import configure_spark_with_delta_pip
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master("local[*]")
+        .appName(app_name)
+        .config("spark.driver.memory", driver_memory)
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.default.parallelism", str(shuffle_partitions))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.databricks.delta.snapshotPartitions", "2")
+    )
+    if any(p.startswith("org.apache.hadoop:hadoop-aws") for p in extra_packages):
+        builder = builder.config("spark.hadoop.fs.s3.impl", "org.apache.hadoop.fs.s3a.S3AFileSystem")
+    if warehouse_dir:
+        builder = builder.config("spark.sql.warehouse.dir", os.path.abspath(warehouse_dir))
+    spark = configure_spark_with_delta_pip(builder, extra_packages=list(extra_packages)).getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
