@@ -46,52 +46,17 @@ def stop_process(process: subprocess.Popen, timeout: float = 15.0) -> None:
             process.wait()
 
 
-class ServerProcess:
-    """A server child process on 127.0.0.1 that can be started, stopped, killed and started again."""
-
-    def __init__(self, command: Sequence[str], health_url: str, env: dict[str, str] | None = None) -> None:
-        self.command, self.health_url = list(command), health_url
-        self.env = {**os.environ, **(env or {})}
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        """Start and wait until the health URL answers."""
-        self.process = subprocess.Popen(self.command, env=self.env)
-        wait_until_healthy(self.health_url, self.process)
-
-    def stop(self) -> None:
-        """Graceful stop (SIGTERM)."""
-        if self.process is not None:
-            stop_process(self.process)
-
-    def kill(self) -> None:
-        """Crash it (SIGKILL), as a power cut would."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def __enter__(self) -> "ServerProcess":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def gateway_process(args: Sequence[str] = (), port: int | None = None,
-                    env: dict[str, str] | None = None) -> tuple[ServerProcess, str]:
-    """A (not yet started) ``python -m pinterest_pipeline.gateway`` on 127.0.0.1 and its base URL."""
+@contextmanager
+def running_gateway(args: Sequence[str] = (), port: int | None = None,
+                    env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``python -m pinterest_pipeline.gateway`` on 127.0.0.1 for a ``with`` block; yield its base URL."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "pinterest_pipeline.gateway", "--host", "127.0.0.1", "--port", str(port),
                *args]
-    return ServerProcess(command, f"{url}/health", env), url
-
-
-@contextmanager
-def running_gateway(args: Sequence[str] = (), port: int | None = None,
-                    env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run the gateway for the duration of a ``with`` block; yield its base URL."""
-    server, url = gateway_process(args, port, env)
-    with server:
+    process = subprocess.Popen(command, env={**os.environ, **(env or {})})
+    try:
+        wait_until_healthy(f"{url}/health", process)
         yield url
+    finally:
+        stop_process(process)

@@ -14,8 +14,9 @@ import pytest
 
 from pinterest_pipeline.contract import KINDS, topic_name
 from pinterest_pipeline.emulator.runner import EmulationPlan, batches_of_indices
-from pinterest_pipeline.local_processes import free_port, gateway_process
 from pinterest_pipeline.source.database import make_engine, seed
+from pinterest_pipeline.local_processes import free_port, stop_process, wait_until_healthy
+from tests.gateway_process import GatewayProcess
 
 REPO = Path(__file__).resolve().parent.parent
 PREFIX = "124a514b9149"
@@ -66,9 +67,8 @@ def summary_of(output: str) -> dict[str, float]:
 
 @pytest.mark.parametrize("count,batch_size", [(150, 25), (40, 1)])
 def test_every_row_arrives_once_per_topic(tmp_path: Path, source_url: str, count: int, batch_size: int) -> None:
-    server, url = gateway_process(["--lake-root", str(tmp_path / "lake"), "--flush-size", "1"])
-    with server:
-        result = emulate(url, source_url, "--count", str(count), "--rate", "0", "--batch-size", str(batch_size),
+    with GatewayProcess(tmp_path / "lake", flush_size=1) as gateway:
+        result = emulate(gateway.url, source_url, "--count", str(count), "--rate", "0", "--batch-size", str(batch_size),
                          "--seed", "7")
     assert result.returncode == 0, result.stderr
     summary = summary_of(result.stdout)
@@ -85,9 +85,8 @@ def test_records_carry_the_source_row(tmp_path: Path, source_url: str) -> None:
     from pinterest_pipeline.records import jsonable_row
     from pinterest_pipeline.source.database import fetch_rows
 
-    server, url = gateway_process(["--lake-root", str(tmp_path / "lake"), "--flush-size", "10"])
-    with server:
-        assert emulate(url, source_url, "--count", "30", "--rate", "0", "--batch-size", "10").returncode == 0
+    with GatewayProcess(tmp_path / "lake", flush_size=10) as gateway:
+        assert emulate(gateway.url, source_url, "--count", "30", "--rate", "0", "--batch-size", "10").returncode == 0
     engine = make_engine(source_url)
     _, geo = lake_records(tmp_path / "lake", "geo")
     expected = [jsonable_row(row) for row in fetch_rows(engine, "geolocation_data", [r["ind"] for r in geo])]
@@ -95,26 +94,32 @@ def test_records_carry_the_source_row(tmp_path: Path, source_url: str) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", geo[0]["timestamp"])
 
 
+def start_gateway_on(port: int, lake: Path) -> subprocess.Popen:
+    """A gateway child on a fixed port, so that while it is down connections are refused, as in an outage."""
+    command = [sys.executable, "-m", "pinterest_pipeline.gateway", "--port", str(port), "--lake-root", str(lake),
+               "--flush-size", "1", "--log-level", "warning"]
+    process = subprocess.Popen(command)
+    wait_until_healthy(f"http://127.0.0.1:{port}/health", process)
+    return process
+
+
 def test_gateway_killed_mid_run_loses_nothing(tmp_path: Path, source_url: str) -> None:
-    port = free_port()
-    args = ["--lake-root", str(tmp_path / "lake"), "--flush-size", "1"]
-    server, url = gateway_process(args, port=port)
-    restarted, _ = gateway_process(args, port=port)
-    server.start()
-    command = [sys.executable, str(REPO / "user_posting_emulation.py"), "--invoke-url", url, "--no-progress",
-               "--db-url", source_url, "--count", "300", "--rate", "150", "--batch-size", "5", "--seed", "11",
-               "--max-attempts", "12"]
+    port, lake = free_port(), tmp_path / "lake"
+    gateway = start_gateway_on(port, lake)
+    command = [sys.executable, str(REPO / "user_posting_emulation.py"), "--invoke-url", f"http://127.0.0.1:{port}",
+               "--no-progress", "--db-url", source_url, "--count", "300", "--rate", "150", "--batch-size", "5",
+               "--seed", "11", "--max-attempts", "12"]
     emulator = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for_objects(tmp_path / "lake", 30)
-        server.kill()
+        wait_for_objects(lake, 30)
+        gateway.kill()  # SIGKILL: a crash, no shutdown code runs
+        gateway.wait()
         time.sleep(1.0)
-        restarted.start()
+        gateway = start_gateway_on(port, lake)
         stdout, stderr = emulator.communicate(timeout=120)
     finally:
         emulator.kill()
-        server.stop()
-        restarted.stop()
+        stop_process(gateway)
     assert emulator.returncode == 0, stderr
     summary = summary_of(stdout)
     assert summary["retried"] > 0 and summary["failed"] == 0
@@ -126,9 +131,8 @@ def test_gateway_killed_mid_run_loses_nothing(tmp_path: Path, source_url: str) -
 
 
 def test_rejected_requests_are_reported_with_nonzero_exit(tmp_path: Path, source_url: str) -> None:
-    server, url = gateway_process(["--lake-root", str(tmp_path / "lake"), "--api-key", "k-1"])
-    with server:
-        result = emulate(url, source_url, "--count", "5", "--rate", "0")
+    with GatewayProcess(tmp_path / "lake", extra_args=["--api-key", "k-1"]) as gateway:
+        result = emulate(gateway.url, source_url, "--count", "5", "--rate", "0")
     assert result.returncode == 1
     assert summary_of(result.stdout)["failed"] == 15
     assert "403" in result.stderr and "k-1" not in result.stdout + result.stderr
@@ -144,9 +148,8 @@ def test_emulator_reads_mariadb_through_db_creds(tmp_path: Path, mariadb_server)
     (tmp_path / "db_creds.yml").write_text(
         f"RDS_HOST: {mariadb_server.host}\nRDS_PASSWORD: {mariadb_server.password}\nRDS_USER: {mariadb_server.user}\n"
         f"RDS_DATABASE: {mariadb_server.database}\nRDS_PORT: {mariadb_server.port}\n")
-    server, url = gateway_process(["--lake-root", str(tmp_path / "lake"), "--flush-size", "10"])
-    with server:
-        result = emulate(url, "", "--count", "40", "--rate", "0", "--batch-size", "8", "--seed", "3",
+    with GatewayProcess(tmp_path / "lake", flush_size=10) as gateway:
+        result = emulate(gateway.url, "", "--count", "40", "--rate", "0", "--batch-size", "8", "--seed", "3",
                          cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert mariadb_server.password not in result.stdout + result.stderr
