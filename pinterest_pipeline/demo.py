@@ -23,9 +23,10 @@ def step(title: str) -> None:
     print(f"\n=== {title} ===", flush=True)
 
 
-def emulate(invoke_url: str, prefix: str, count: int, batch_size: int) -> None:
-    """Run the top-level batch emulator exactly as a user would, at full speed."""
-    command = [sys.executable, str(REPO_ROOT / "user_posting_emulation.py"), "--invoke-url", invoke_url,
+def emulate(invoke_url: str, prefix: str, count: int, batch_size: int,
+            script: str = "user_posting_emulation.py") -> None:
+    """Run a top-level emulator exactly as a user would, at full speed."""
+    command = [sys.executable, str(REPO_ROOT / script), "--invoke-url", invoke_url,
                "--prefix", prefix, "--count", str(count), "--rate", "0", "--batch-size", str(batch_size),
                "--seed", "100"]
     subprocess.run(command, check=True)

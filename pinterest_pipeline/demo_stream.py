@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 from pinterest_pipeline.batch.tables import read_delta, table_location
 from pinterest_pipeline.config import load_settings
 from pinterest_pipeline.contract import KINDS
-from pinterest_pipeline.demo import REPO_ROOT, step
+from pinterest_pipeline.demo import emulate, step
 from pinterest_pipeline.kinesis import ensure_streams, kinesis_client
 from pinterest_pipeline.local_processes import free_port, running_gateway, stop_process, wait_until_healthy
 from pinterest_pipeline.spark_session import get_spark
@@ -35,14 +35,6 @@ def running_moto_server() -> Iterator[str]:
         yield url
     finally:
         stop_process(process)
-
-
-def emulate(invoke_url: str, prefix: str, count: int, batch_size: int) -> None:
-    """The top-level streaming emulator, exactly as a user runs it, at full speed."""
-    command = [sys.executable, str(REPO_ROOT / "user_posting_emulation_streaming.py"), "--invoke-url", invoke_url,
-               "--prefix", prefix, "--count", str(count), "--rate", "0", "--batch-size", str(batch_size),
-               "--seed", "100"]
-    subprocess.run(command, check=True)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -69,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "--log-level", "warning"]
         with running_gateway(gateway_args) as gateway_url:
             step(f"Streaming emulator → gateway {gateway_url}/streams/<stream>/record")
-            emulate(gateway_url, settings.prefix, args.count, args.batch_size)
+            emulate(gateway_url, settings.prefix, args.count, args.batch_size,
+                    script="user_posting_emulation_streaming.py")
         step("Streaming job (availableNow): Kinesis → cleansing → Delta")
         spark = get_spark("pinterest-demo-stream", warehouse_dir=warehouse)
         await_queries(start_streaming(spark, settings.prefix, warehouse, endpoint_url=kinesis_url,

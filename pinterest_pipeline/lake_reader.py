@@ -39,10 +39,11 @@ def topic_glob(lake_root: str, topic: str) -> str:
 
 def _reject_reason(parsed: Column, key_column: str) -> Column:
     """Why a parsed line is unusable, or NULL when it is a good record."""
-    return (
-        F.when(F.trim(F.col("raw_line")) == "", F.lit(REASON_BLANK))
-        .when(parsed[CORRUPT_RECORD].isNotNull(), F.lit(REASON_MALFORMED))
-        .when(parsed[key_column].isNull(), F.lit(f"{REASON_MISSING_KEY} {key_column}"))
+    missing_key = F.when(F.trim(F.col("raw_line")) == "", F.lit(REASON_BLANK)).otherwise(
+        F.lit(f"{REASON_MISSING_KEY} {key_column}")
+    )
+    return F.when(parsed[CORRUPT_RECORD].isNotNull(), F.lit(REASON_MALFORMED)).when(
+        parsed[key_column].isNull(), missing_key
     )
 
 
