@@ -38,7 +38,7 @@ def _category_by_country(frame: pd.DataFrame, ax: Axes) -> None:
     ax.barh(top["country"][::-1], top["category_count"][::-1], color="#bd081c")
     for y, (count, category) in enumerate(zip(top["category_count"][::-1], top["category"][::-1])):
         ax.annotate(f" {category}", (count, y), va="center", fontsize=7)
-    ax.set(title=f"Most popular category, top {TOP_COUNTRIES} countries by its pin count", xlabel="pins")
+    ax.set(title=f"Most popular category, top {TOP_COUNTRIES} countries", xlabel="pins of that category")
     ax.margins(x=0.3)
 
 

@@ -68,6 +68,8 @@ def get_spark(
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.databricks.delta.snapshotPartitions", "2")
+        # Cached tables keep their hash partitioning by key, so later joins on it need no shuffle.
+        .config("spark.sql.optimizer.canChangeCachedPlanOutputPartitioning", "false")
     )
     if any(p.startswith("org.apache.hadoop:hadoop-aws") for p in extra_packages):
         builder = builder.config("spark.hadoop.fs.s3.impl", "org.apache.hadoop.fs.s3a.S3AFileSystem")

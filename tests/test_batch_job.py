@@ -2,6 +2,7 @@
 against an independent DuckDB computation over the same files."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,7 +125,10 @@ def test_cli_rerun_replaces_tables_and_writes_report(spark: SparkSession, run: R
         assert DeltaTable.forPath(spark, location).history().count() == 2
     quarantine = spark.read.format("delta").load(run.result.tables[quarantine_table_name(PREFIX)])
     assert quarantine.count() == run.result.quarantined
-    assert report.is_file() and "insight_1_popular_category_by_country" in report.read_text()
+    text = report.read_text()
+    assert all(f"### {n}" in text for n in ("1. Most popular", "3b. The country", "8. Median follower count"))
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text)
+    assert len(images) == 4 and all((report.parent / image).stat().st_size > 1000 for image in images)
 
 
 def test_cli_reports_an_empty_lake_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
