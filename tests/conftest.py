@@ -1,11 +1,17 @@
 """Shared pytest fixtures."""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
+from pinterest_pipeline.kinesis import kinesis_client
+from pinterest_pipeline.spark_session import get_spark
 from tests.mariadb_server import INSTALL_HINT, MariaDBServer, server_binary
+from tests.moto_server import MotoServer
+from tests.source_sample import seeded_sqlite
+
+pytest_plugins = ["tests.kafka_broker"]  # the session-wide real Kafka broker fixture
 
 
 @pytest.fixture(scope="session")
@@ -15,3 +21,30 @@ def mariadb_server() -> Iterator[MariaDBServer]:
         pytest.skip(f"MariaDB server binary not found: {INSTALL_HINT}")
     with MariaDBServer() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def source_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A seeded SQLite source database (``tests.source_sample.SOURCE_ROWS`` rows per table) for one module."""
+    return seeded_sqlite(tmp_path_factory.mktemp("source"))
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server (real Kinesis and S3 APIs over HTTP) on a free 127.0.0.1 port, for one module."""
+    with MotoServer() as moto:
+        yield moto.url
+
+
+@pytest.fixture(scope="module")
+def kinesis(moto_endpoint: str) -> Any:
+    """A boto3 Kinesis client talking to that moto server."""
+    return kinesis_client(moto_endpoint)
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One local Delta-enabled SparkSession for the whole run (start-up costs ~15 s); warehouse in a temp folder."""
+    session = get_spark("pinterest-pipeline-tests", warehouse_dir=str(tmp_path_factory.mktemp("spark-warehouse")))
+    yield session
+    session.stop()

@@ -4,8 +4,8 @@ Free ports, a temporary state folder, the three topics of the default prefix wit
 the broker's jars cannot be fetched (no Maven, Maven Central unreachable) the tests that need it are skipped
 with a loud message, or fail when ``PINTEREST_REQUIRE_KAFKA=1`` (CI can insist).
 
-Test modules use the ``kafka_broker`` fixture by importing it; the broker is shared by every module of the
-session (one JVM) and stopped at the end.
+``tests/conftest.py`` registers this module as a plugin: the ``kafka_broker`` fixture is one broker (one JVM)
+shared by every module of the session and stopped at the end.
 """
 from __future__ import annotations
 
@@ -28,9 +28,6 @@ from pinterest_pipeline.local_processes import free_port
 #: Partitions of each test topic: more than one, so that per-partition paths are exercised.
 TEST_PARTITIONS = 2
 TOPICS = tuple(topic_name(DEFAULT_PREFIX, kind) for kind in KINDS)
-
-_shared: LocalKafka | None = None
-
 
 def start_private_broker(state_dir: Path) -> LocalKafka:
     """Fetch the jars (once per machine), start a broker on free ports in ``state_dir``, create the topics."""
@@ -55,14 +52,10 @@ def start_private_broker(state_dir: Path) -> LocalKafka:
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[LocalKafka]:
     """The session's broker (running; a test that stops it must start it again on the same port)."""
-    global _shared
-    if _shared is None:
-        _shared = start_private_broker(Path(tempfile.mkdtemp(prefix="kafka-broker-")))
-    yield _shared
-    if _shared is not None:  # several modules import this fixture: the first teardown stops the broker
-        _shared.stop()
-        shutil.rmtree(_shared.state_dir, ignore_errors=True)
-        _shared = None
+    broker = start_private_broker(Path(tempfile.mkdtemp(prefix="kafka-broker-")))
+    yield broker
+    broker.stop()
+    shutil.rmtree(broker.state_dir, ignore_errors=True)
 
 
 def new_topics(broker: LocalKafka, names: list[str], partitions: int = TEST_PARTITIONS) -> list[str]:

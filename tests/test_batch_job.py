@@ -19,7 +19,6 @@ from pinterest_pipeline.lake_reader import REASON_BLANK, REASON_MALFORMED, REASO
 from pinterest_pipeline.schemas import RAW_SCHEMAS
 from tests.duckdb_reference import DuckDBReference, comparable_rows
 from tests.lake_files import MALFORMED_LINES, sampled_rows, write_lake
-from tests.spark_fixtures import spark  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.spark
 

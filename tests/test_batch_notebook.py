@@ -13,7 +13,6 @@ from pinterest_pipeline.contract import KINDS
 from pinterest_pipeline.insights import INSIGHTS
 from tests.duckdb_reference import DuckDBReference, comparable_rows
 from tests.lake_files import MALFORMED_LINES, sampled_rows, write_lake
-from tests.spark_fixtures import spark  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.spark
 

@@ -12,7 +12,6 @@ from pyspark.testing import assertDataFrameEqual
 
 from pinterest_pipeline import cleansing
 from pinterest_pipeline.schemas import GEO_SCHEMA, PIN_SCHEMA, USER_SCHEMA
-from tests.spark_fixtures import spark  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.spark
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import random
 import re
 import subprocess
 import sys
@@ -13,28 +12,13 @@ from pathlib import Path
 import pytest
 
 from pinterest_pipeline.contract import KINDS, topic_name
-from pinterest_pipeline.emulator.runner import EmulationPlan, batches_of_indices
 from pinterest_pipeline.source.database import make_engine, seed
 from pinterest_pipeline.local_processes import free_port, stop_process, wait_until_healthy
 from tests.gateway_process import GatewayProcess
+from tests.source_sample import sampled_indices
 
 REPO = Path(__file__).resolve().parent.parent
 PREFIX = "124a514b9149"
-SOURCE_ROWS = 400
-
-
-@pytest.fixture(scope="module")
-def source_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('source') / 'source.db'}"
-    engine = make_engine(url)
-    seed(engine, SOURCE_ROWS, seed=100)
-    engine.dispose()
-    return url
-
-
-def sampled_indices(count: int, batch_size: int, seed: int) -> Counter:
-    plan = EmulationPlan(count=count, batch_size=batch_size, seed=seed, max_index=SOURCE_ROWS - 1)
-    return Counter(i for batch in batches_of_indices(random.Random(seed), plan) for i in batch)
 
 
 def lake_records(lake: Path, kind: str) -> tuple[int, list[dict]]:

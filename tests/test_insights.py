@@ -10,7 +10,6 @@ from pyspark.testing import assertDataFrameEqual
 
 from pinterest_pipeline import insights
 from pinterest_pipeline.insights import CleanTables
-from tests.spark_fixtures import spark  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.spark
 

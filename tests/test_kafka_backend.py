@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import subprocess
 import sys
 import time
@@ -15,17 +14,15 @@ import pytest
 import requests
 
 from pinterest_pipeline.contract import KINDS, topic_name
-from pinterest_pipeline.emulator.runner import EmulationPlan, batches_of_indices
 from pinterest_pipeline.kafka_backend import KafkaBackend, KafkaUnavailable, UnknownTopic
 from pinterest_pipeline.kafka_config import client_config, redacted
 from pinterest_pipeline.kafka_local import LocalKafka
-from pinterest_pipeline.source.database import make_engine, seed
 from tests.gateway_process import GatewayProcess
-from tests.kafka_broker import kafka_broker, new_topics, read_topic, unique_name  # noqa: F401 - fixture
+from tests.source_sample import sampled_indices
+from tests.kafka_broker import new_topics, read_topic, unique_name
 
 REPO = Path(__file__).resolve().parent.parent
 PRODUCE_TYPE = {"Content-Type": "application/vnd.kafka.json.v2+json"}
-SOURCE_ROWS = 200
 
 
 def test_client_options_from_file_environment_and_flag(tmp_path: Path) -> None:
@@ -114,20 +111,6 @@ def test_backend_errors(kafka_broker: LocalKafka) -> None:
         nobody.topics()
     assert time.monotonic() - started < 5  # fails fast, no endless wait
     nobody.close()
-
-
-@pytest.fixture(scope="module")
-def source_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('source') / 'source.db'}"
-    engine = make_engine(url)
-    seed(engine, SOURCE_ROWS, seed=100)
-    engine.dispose()
-    return url
-
-
-def sampled_indices(count: int, batch_size: int, seed: int) -> Counter:
-    plan = EmulationPlan(count=count, batch_size=batch_size, seed=seed, max_index=SOURCE_ROWS - 1)
-    return Counter(i for batch in batches_of_indices(random.Random(seed), plan) for i in batch)
 
 
 def test_broker_outage_gives_5xx_and_the_emulator_delivers_everything_after_restart(

@@ -18,22 +18,9 @@ from pinterest_pipeline.gateway.kinesis_routes import kinesis_error_response, ki
 from pinterest_pipeline.kinesis import ensure_streams, kinesis_client, shard_ids
 from pinterest_pipeline.local_processes import free_port
 from tests.gateway_process import GatewayProcess
-from tests.moto_server import MotoServer
 
 ROW = {"index": 7528, "unique_id": "fbe53c66", "title": "No Title Data Available", "follower_count": "5k",
        "timestamp": "2018-06-26 02:39:25", "latitude": -5.9, "downloaded": 1}
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """A moto server (real Kinesis API over HTTP) on a free 127.0.0.1 port."""
-    with MotoServer() as moto:
-        yield moto.url
-
-
-@pytest.fixture(scope="module")
-def kinesis(moto_endpoint: str) -> Any:
-    return kinesis_client(moto_endpoint)
 
 
 @pytest.fixture(scope="module")

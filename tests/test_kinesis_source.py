@@ -7,29 +7,16 @@ import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import BinaryType, StringType, TimestampType
 
-from pinterest_pipeline.kinesis import ensure_stream, kinesis_client
+from pinterest_pipeline.kinesis import ensure_stream
 from pinterest_pipeline.kinesis_source import (
     TRIM_HORIZON, last_sequence_number, register_kinesis_source, shard_records,
 )
-from tests.moto_server import MotoServer
-from tests.spark_fixtures import spark  # noqa: F401  (session fixture)
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    with MotoServer() as moto:
-        yield moto.url
-
-
-@pytest.fixture(scope="module")
-def kinesis(moto_endpoint: str) -> Any:
-    return kinesis_client(moto_endpoint)
 
 
 def new_stream(kinesis: Any, shards: int = 1) -> str:

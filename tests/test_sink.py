@@ -21,7 +21,7 @@ from pinterest_pipeline.lake.layout import parse_object_name
 from pinterest_pipeline.lake.store import LocalObjectStore
 from pinterest_pipeline.lake.writer import encode_record
 from pinterest_pipeline.sink import LakeSink, SinkSettings, SinkStats
-from tests.kafka_broker import kafka_broker, new_topics, read_topic, unique_name  # noqa: F401 - fixture
+from tests.kafka_broker import new_topics, read_topic, unique_name
 from tests.moto_server import DUMMY_AWS_ENVIRONMENT, MotoServer
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -21,7 +21,7 @@ from pinterest_pipeline.batch.tables import read_delta, table_location
 from pinterest_pipeline.cleansing import CLEANERS
 from pinterest_pipeline.contract import SOURCE_TABLE_BY_KIND, stream_name, topic_name
 from pinterest_pipeline.emulator.runner import EmulationPlan, batches_of_indices
-from pinterest_pipeline.kinesis import ensure_streams, kinesis_client
+from pinterest_pipeline.kinesis import ensure_streams
 from pinterest_pipeline.lake.layout import object_key
 from pinterest_pipeline.lake_reader import REASON_BLANK, REASON_MALFORMED, REASON_MISSING_KEY, read_topic
 from pinterest_pipeline.records import dumps_row
@@ -34,23 +34,10 @@ from pinterest_pipeline.streaming_job import (
     write_micro_batch,
 )
 from tests.gateway_process import GatewayProcess
-from tests.moto_server import MotoServer
-from tests.spark_fixtures import spark  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.spark
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    with MotoServer() as moto:
-        yield moto.url
-
-
-@pytest.fixture(scope="module")
-def kinesis(moto_endpoint: str) -> Any:
-    return kinesis_client(moto_endpoint)
 
 
 def put_rows(kinesis: Any, stream: str, rows: list[dict[str, Any]]) -> None:
