@@ -14,11 +14,13 @@ import os
 import statistics
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import requests
 from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQuery
 
 from pinterest_pipeline.batch.tables import read_delta, table_location
 from pinterest_pipeline.contract import SOURCE_TABLE_BY_KIND, stream_name
@@ -104,6 +106,17 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
+def batch_phases(queries: list[StreamingQuery], since: str) -> dict[str, float]:
+    """Median ``durationMs`` of each phase over the micro-batches that read records after ``since`` (ISO time)."""
+    phases: dict[str, list[float]] = {}
+    for query in queries:
+        for progress in query.recentProgress:
+            if progress["numInputRows"] and progress["timestamp"] >= since:
+                for phase, ms in progress["durationMs"].items():
+                    phases.setdefault(phase, []).append(ms)
+    return {phase: statistics.median(values) for phase, values in sorted(phases.items())}
+
+
 def measure_latency(spark: SparkSession, kinesis_url: str, gateway: str, warehouse: str, rate: int,
                     seconds: float, trigger: str, first_ind: int) -> dict[str, Any]:
     prefix = f"latency{rate}"
@@ -115,10 +128,11 @@ def measure_latency(spark: SparkSession, kinesis_url: str, gateway: str, warehou
     try:
         put_rows(session, gateway, prefix, {t: r[:warmup] for t, r in rows.items()})
         wait_for_rows(spark, prefix, warehouse, warmup, timeout=600)  # tables created, workers warm
-        started = time.monotonic()
+        started, since = time.monotonic(), datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         sent_at = send_paced(session, gateway, prefix, {t: r[warmup:] for t, r in rows.items()}, rate)
         send_seconds = time.monotonic() - started
         wait_for_rows(spark, prefix, warehouse, warmup + count, timeout=600)
+        phases = batch_phases(queries, since.replace("+00:00", "Z"))
     finally:
         for query in queries:
             query.stop()
@@ -127,7 +141,8 @@ def measure_latency(spark: SparkSession, kinesis_url: str, gateway: str, warehou
     return {"target_records_per_s": rate, "records": len(sent_at),
             "sent_records_per_s": round(len(sent_at) / send_seconds, 1),
             "latency_s": {"p50": round(percentile(measured, 0.50), 3), "p95": round(percentile(measured, 0.95), 3),
-                          "max": round(max(measured), 3)}}
+                          "max": round(max(measured), 3)},
+            "median_batch_ms": phases}
 
 
 def measure_throughput(spark: SparkSession, kinesis_url: str, gateway: str, warehouse: str, records: int,
@@ -151,7 +166,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="seconds of sending per rate")
     parser.add_argument("--trigger", default="500 milliseconds", help="micro-batch interval of the job")
     parser.add_argument("--backlog", type=int, default=15_000, help="records drained for the sustained rate")
+    parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Spark setting of the session (repeatable)")
     args = parser.parse_args()
+    spark_conf = dict(item.split("=", 1) for item in args.spark_conf)
     with tempfile.TemporaryDirectory(prefix="bench-streaming-") as workdir, running_moto_server() as kinesis_url:
         warehouse = str(Path(workdir, "warehouse"))
         gateway_args = ["--lake-root", str(Path(workdir, "lake")), "--kinesis-endpoint", kinesis_url,
@@ -159,8 +177,9 @@ def main() -> None:
         with running_gateway(gateway_args) as gateway:
             if requests.get(f"{gateway}/streams", timeout=10).status_code == 404:
                 raise SystemExit("the gateway does not serve the Kinesis routes (/streams)")
-            spark = get_spark("bench-streaming", warehouse_dir=warehouse)
-            results: dict[str, Any] = {"trigger": args.trigger, "cores": os.cpu_count(), "latency": []}
+            spark = get_spark("bench-streaming", warehouse_dir=warehouse, extra_conf=spark_conf)
+            results: dict[str, Any] = {"trigger": args.trigger, "spark_conf": spark_conf, "cores": os.cpu_count(),
+                                       "latency": []}
             first_ind = 0
             for rate in args.rates:
                 results["latency"].append(measure_latency(spark, kinesis_url, gateway, warehouse, rate, args.seconds,

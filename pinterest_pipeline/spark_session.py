@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pyspark
@@ -41,12 +41,14 @@ def get_spark(
     extra_packages: Sequence[str] = (),
     shuffle_partitions: int = 4,
     driver_memory: str = "4g",
+    extra_conf: Mapping[str, str] | None = None,
 ) -> SparkSession:
     """The active Databricks session, or a local ``local[*]`` session with Delta Lake configured.
 
     Locally the Delta jars come from Maven Central the first time (cached in ``~/.ivy2*`` after);
     ``extra_packages`` adds Maven coordinates (see :func:`packages_for_paths` for ``s3a://``);
-    ``driver_memory`` is the heap of the one local JVM that runs every task.
+    ``driver_memory`` is the heap of the one local JVM that runs every task; ``extra_conf`` adds or
+    overrides Spark settings of the local session.
     """
     if on_databricks():
         return SparkSession.builder.getOrCreate()
@@ -73,6 +75,8 @@ def get_spark(
     )
     if any(p.startswith("org.apache.hadoop:hadoop-aws") for p in extra_packages):
         builder = builder.config("spark.hadoop.fs.s3.impl", "org.apache.hadoop.fs.s3a.S3AFileSystem")
+    for key, value in (extra_conf or {}).items():
+        builder = builder.config(key, value)
     if warehouse_dir:
         builder = builder.config("spark.sql.warehouse.dir", os.path.abspath(warehouse_dir))
     spark = configure_spark_with_delta_pip(builder, extra_packages=list(extra_packages)).getOrCreate()
