@@ -37,13 +37,18 @@ def topic_glob(lake_root: str, topic: str) -> str:
     return f"{lake_root.rstrip('/')}/{topic_prefix(topic)}partition=*/*.json"
 
 
-def _reject_reason(parsed: Column, key_column: str) -> Column:
-    """Why a parsed line is unusable, or NULL when it is a good record."""
-    missing_key = F.when(F.trim(F.col("raw_line")) == "", F.lit(REASON_BLANK)).otherwise(
-        F.lit(f"{REASON_MISSING_KEY} {key_column}")
-    )
-    return F.when(parsed[CORRUPT_RECORD].isNotNull(), F.lit(REASON_MALFORMED)).when(
-        parsed[key_column].isNull(), missing_key
+def parse_json(raw: Column, schema: StructType) -> Column:
+    """``raw`` JSON text parsed with ``schema`` (PERMISSIVE: unparsable text lands in the corrupt column)."""
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD}
+    return F.from_json(raw, with_corrupt_record(schema), options)
+
+
+def reject_reason(raw: Column, parsed: Column, key_column: str) -> Column:
+    """Why a line or record is unusable, or NULL when it is good (shared by the batch and streaming jobs)."""
+    return (
+        F.when(F.trim(raw) == "", F.lit(REASON_BLANK))
+        .when(parsed[CORRUPT_RECORD].isNotNull(), F.lit(REASON_MALFORMED))
+        .when(parsed[key_column].isNull(), F.lit(f"{REASON_MISSING_KEY} {key_column}"))
     )
 
 
@@ -61,8 +66,7 @@ def parse_topic(
         lines = spark.read.text(path)
     except AnalysisException as error:
         raise LakeReadError(f"no lake objects for topic {topic!r} at {path}") from error
-    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD}
-    parsed = F.from_json(F.col("raw_line"), with_corrupt_record(schema), options)
+    parsed = parse_json(F.col("raw_line"), schema)
     return (
         lines.select(
             F.col("value").alias("raw_line"),
@@ -74,7 +78,7 @@ def parse_topic(
             "raw_line",
             "source_file",
             F.lit(topic).alias("topic"),
-            _reject_reason(F.col("_parsed"), key_column).alias(REJECT_REASON),
+            reject_reason(F.col("raw_line"), F.col("_parsed"), key_column).alias(REJECT_REASON),
         )
     )
 

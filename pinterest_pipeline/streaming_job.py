@@ -17,7 +17,7 @@ from functools import partial
 from typing import Sequence
 
 from pyspark.errors import PySparkException
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
@@ -26,8 +26,8 @@ from pinterest_pipeline.cleansing import CLEANERS
 from pinterest_pipeline.config import load_settings
 from pinterest_pipeline.contract import KINDS, stream_name
 from pinterest_pipeline.kinesis_source import FORMAT, register_kinesis_source
-from pinterest_pipeline.lake_reader import REASON_BLANK, REASON_MALFORMED, REASON_MISSING_KEY
-from pinterest_pipeline.schemas import CORRUPT_RECORD, RAW_SCHEMAS, with_corrupt_record
+from pinterest_pipeline.lake_reader import REJECT_REASON, parse_json, reject_reason
+from pinterest_pipeline.schemas import RAW_SCHEMAS
 from pinterest_pipeline.spark_session import get_spark, on_databricks
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ RECORD_METADATA = ("stream", "shardId", "sequenceNumber", "approximateArrivalTim
 QUARANTINE_COLUMNS = (*RECORD_METADATA, "raw_data", "reason")
 QUARANTINE_SCHEMA = ("stream string, shardId string, sequenceNumber string, approximateArrivalTimestamp timestamp, "
                      "raw_data string, reason string")
-_REASON = "_reject_reason"
 
 
 def streaming_table_name(prefix: str, kind: str) -> str:
@@ -75,40 +74,30 @@ def read_kinesis(spark: SparkSession, stream: str, region: str, endpoint_url: st
     return reader.load()
 
 
-def _reject_reason(raw: Column, parsed: Column, key_column: str) -> Column:
-    """Why a record's data is unusable (the batch reader's reasons), NULL for a good record."""
-    return (
-        F.when(F.trim(raw) == "", F.lit(REASON_BLANK))
-        .when(parsed[CORRUPT_RECORD].isNotNull(), F.lit(REASON_MALFORMED))
-        .when(parsed[key_column].isNull(), F.lit(f"{REASON_MISSING_KEY} {key_column}"))
-    )
-
-
 def parse_records(records: DataFrame, kind: str) -> DataFrame:
     """Kinesis records → the raw schema's columns, ``raw_data``, the record metadata and a reject reason."""
     schema = RAW_SCHEMAS[kind]
-    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD}
-    parsed = F.from_json(F.col("raw_data"), with_corrupt_record(schema), options)
+    parsed = parse_json(F.col("raw_data"), schema)
     return (
         records.select(F.col("data").cast("string").alias("raw_data"), *RECORD_METADATA)
         .withColumn("_parsed", parsed)
         .select(
             *[F.col("_parsed")[name].alias(name) for name in schema.fieldNames()],
             *QUARANTINE_COLUMNS[:-1],
-            _reject_reason(F.col("raw_data"), F.col("_parsed"), schema.fieldNames()[0]).alias(_REASON),
+            reject_reason(F.col("raw_data"), F.col("_parsed"), schema.fieldNames()[0]).alias(REJECT_REASON),
         )
     )
 
 
 def good_records(parsed: DataFrame, kind: str) -> DataFrame:
     """The usable records of :func:`parse_records`, with the raw schema's columns only."""
-    return parsed.where(F.col(_REASON).isNull()).select(*RAW_SCHEMAS[kind].fieldNames())
+    return parsed.where(F.col(REJECT_REASON).isNull()).select(*RAW_SCHEMAS[kind].fieldNames())
 
 
 def rejected_records(parsed: DataFrame) -> DataFrame:
     """The unusable records of :func:`parse_records`: :data:`QUARANTINE_COLUMNS`."""
     metadata = QUARANTINE_COLUMNS[:-1]
-    return parsed.where(F.col(_REASON).isNotNull()).select(*metadata, F.col(_REASON).alias("reason"))
+    return parsed.where(F.col(REJECT_REASON).isNotNull()).select(*metadata, F.col(REJECT_REASON).alias("reason"))
 
 
 def append_delta(df: DataFrame, location: str, writer_id: str, batch_id: int) -> None:
@@ -144,7 +133,7 @@ def write_micro_batch(batch: DataFrame, batch_id: int, *, kind: str, table: str,
     """One micro-batch: good records cleaned into ``table``, the others into ``quarantine``."""
     parsed = parse_records(batch, kind).persist()
     try:
-        counts = parsed.agg(F.count(F.lit(1)).alias("records"), F.count(_REASON).alias("rejected")).first()
+        counts = parsed.agg(F.count(F.lit(1)).alias("records"), F.count(REJECT_REASON).alias("rejected")).first()
         if counts["records"] == 0:
             return
         writer = writer_id_of(batch, fallback=table)
