@@ -4,6 +4,8 @@ On MWAA (the default) its one task, ``submit_pintrest_analysis_run``, submits th
 to Databricks; with ``PINTEREST_DAG_MODE=local`` the same task runs the batch job on local Spark.
 The task is built in ``pinterest_pipeline.orchestration``; docs/airflow.md lists the settings.
 """
+from pathlib import Path
+
 from pinterest_pipeline.orchestration import build_dag
 
-dag = build_dag()
+dag = build_dag(project_dir=Path(__file__).parent)

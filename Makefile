@@ -19,7 +19,7 @@ demo: $(STAMP)  ## seed the sample DB, start the gateway, emulate posts, run the
 	$(PY) -m pinterest_pipeline.demo $(if $(KAFKA),--kafka,)
 
 demo-stream: $(STAMP)  ## streaming path: moto Kinesis, gateway, streaming emulator, Structured Streaming into Delta
-	$(PY) -m pinterest_pipeline.demo_stream
+	$(PY) -m pinterest_pipeline.demo --stream
 
 test: $(STAMP)  ## the whole test suite
 	$(PY) -m pytest

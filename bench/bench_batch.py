@@ -21,12 +21,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from tests.support.duckdb_reference import DuckDBReference, comparable_rows  # noqa: E402
+from tests.support.lake_files import write_topic  # noqa: E402
+
 from pinterest_pipeline.batch import run_batch  # noqa: E402
 from pinterest_pipeline.contract import KINDS, SOURCE_TABLE_BY_KIND, topic_name  # noqa: E402
 from pinterest_pipeline.source.generator import generate_rows  # noqa: E402
-from pinterest_pipeline.spark_session import get_spark  # noqa: E402
-from tests.duckdb_reference import DuckDBReference, comparable_rows  # noqa: E402
-from tests.lake_files import write_topic  # noqa: E402
+from pinterest_pipeline.spark.session import get_spark  # noqa: E402
 
 PREFIX = "124a514b9149"
 REPEATED_SHARE = 0.05

@@ -16,11 +16,10 @@ from pathlib import Path
 import requests
 
 from pinterest_pipeline.contract import SOURCE_TABLE_BY_KIND, topic_name
+from pinterest_pipeline.demo.processes import GatewayProcess
 from pinterest_pipeline.emulator.delivery import RetryPolicy, pooled_session
 from pinterest_pipeline.emulator.runner import EmulationPlan, run_emulation
 from pinterest_pipeline.emulator.transports import KAFKA_JSON_V2, KafkaRestTransport
-from pinterest_pipeline.local_processes import running_gateway
-from pinterest_pipeline.records import jsonable_row
 from pinterest_pipeline.source.database import fetch_row_at, make_engine, row_count, seed
 
 PREFIX = "124a514b9149"
@@ -48,7 +47,7 @@ def run_baseline(db_url: str, invoke_url: str, rows: int, max_index: int) -> dic
         engine = make_engine(db_url)
         for kind, table in SOURCE_TABLE_BY_KIND.items():
             row = fetch_row_at(engine, table, index)
-            body = json.dumps({"records": [{"value": jsonable_row(row)}]}, default=str)
+            body = json.dumps({"records": [{"value": row}]}, default=str)  # as the original
             response = requests.post(f"{invoke_url}/topics/{topic_name(PREFIX, kind)}", data=body,
                                      headers={"Content-Type": KAFKA_JSON_V2}, timeout=30)
             response.raise_for_status()
@@ -68,8 +67,9 @@ def main() -> int:
         db_url = f"sqlite:///{Path(tmp) / 'source.db'}"
         seed(make_engine(db_url), args.source_rows, seed=100)
         results = {}
-        with running_gateway(["--lake-root", str(Path(tmp) / "lake"), "--prefix", PREFIX,
-                              "--flush-size", "500", "--flush-on-close"]) as url:
+        with GatewayProcess(Path(tmp) / "lake", flush_size=500,
+                            extra_args=["--prefix", PREFIX, "--flush-on-close"]) as gateway:
+            url = gateway.url
             results["batched_500"] = run_ours(db_url, url, args.rows, 500)
             results["single_record"] = run_ours(db_url, url, args.rows, 1)
             results["baseline_original_loop"] = run_baseline(db_url, url, args.baseline_rows,

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 from pinterest_pipeline.contract import KINDS, topic_name
-from pinterest_pipeline.kafka_backend import KafkaBackend
-from pinterest_pipeline.kafka_config import client_config
-from pinterest_pipeline.kafka_local import DEFAULT_VERSION, LocalKafka, cache_root, ensure_jars, ensure_topics
-from pinterest_pipeline.local_processes import free_port
-from pinterest_pipeline.sink import LakeSink, SinkSettings
+from pinterest_pipeline.demo.processes import free_port
+from pinterest_pipeline.gateway.kafka_backend import KafkaBackend
+from pinterest_pipeline.kafka.broker import DEFAULT_VERSION, LocalKafka, cache_root, ensure_jars, ensure_topics
+from pinterest_pipeline.kafka.client_config import client_config
+from pinterest_pipeline.kafka.sink import LakeSink, SinkOptions
 
 PREFIX = "124a514b9149"
 
@@ -51,7 +51,7 @@ def main() -> None:
 
             _, produce_s = timed(produce)
             backend.close()
-            settings = SinkSettings(lake_root=str(Path(folder) / "lake"), topics=tuple(topics),
+            settings = SinkOptions(lake_root=str(Path(folder) / "lake"), topics=tuple(topics),
                                     group_id="bench", flush_size=args.flush_size, until_caught_up=True)
             stats, sink_s = timed(LakeSink(settings, client_config(broker.bootstrap_servers)).run)
         finally:

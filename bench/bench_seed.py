@@ -15,10 +15,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.mariadb_server import MariaDBServer  # noqa: E402
+
 from pinterest_pipeline.source.database import DEFAULT_CHUNK_SIZE, make_engine, row_count, seed  # noqa: E402
 from pinterest_pipeline.source.generator import generate_rows  # noqa: E402
 from pinterest_pipeline.source.vocabulary import build_vocabulary  # noqa: E402
-from tests.mariadb_server import MariaDBServer  # noqa: E402
 
 
 def timed(rows: int, run: Any) -> dict[str, float]:

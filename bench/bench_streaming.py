@@ -22,15 +22,13 @@ import requests
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from pinterest_pipeline.batch.tables import read_delta, table_location
-from pinterest_pipeline.contract import SOURCE_TABLE_BY_KIND, stream_name
-from pinterest_pipeline.demo_stream import running_moto_server
+from pinterest_pipeline.contract import SOURCE_TABLE_BY_KIND, encode_json, stream_name, streaming_table_name
+from pinterest_pipeline.demo.processes import GatewayProcess, MotoServer
 from pinterest_pipeline.kinesis import ensure_streams, kinesis_client
-from pinterest_pipeline.local_processes import running_gateway
-from pinterest_pipeline.records import jsonable_row
 from pinterest_pipeline.source.generator import generate_rows
-from pinterest_pipeline.spark_session import get_spark
-from pinterest_pipeline.streaming_job import await_queries, start_streaming, streaming_table_name, table_counts
+from pinterest_pipeline.spark.delta import Warehouse
+from pinterest_pipeline.spark.session import get_spark
+from pinterest_pipeline.streaming.job import await_queries, start_streaming, table_counts
 
 KEY = {"pin": "index", "geo": "ind", "user": "ind"}
 
@@ -42,8 +40,8 @@ def put_rows(session: requests.Session, gateway: str, prefix: str, rows: dict[st
             chunk = rows[table][start:start + 500]
             if not chunk:
                 continue
-            body = {"records": [{"data": jsonable_row(row), "partition-key": "partition_1"} for row in chunk]}
-            answer = session.put(f"{gateway}/streams/{stream_name(prefix, kind)}/records", json=body, timeout=30)
+            body = {"records": [{"data": row, "partition-key": "partition_1"} for row in chunk]}
+            answer = session.put(f"{gateway}/streams/{stream_name(prefix, kind)}/records", data=encode_json(body), headers={"Content-Type": "application/json"}, timeout=30)
             answer.raise_for_status()
             if answer.json()["FailedRecordCount"]:
                 raise RuntimeError(f"Kinesis refused records: {answer.text[:300]}")
@@ -82,9 +80,9 @@ def latencies(spark: SparkSession, warehouse: str, prefix: str, sent_at: dict[tu
     """Seconds from PUT to visibility of every sent row."""
     result = []
     for kind in SOURCE_TABLE_BY_KIND:
-        location = table_location(warehouse, streaming_table_name(prefix, kind))
-        visible = commit_times(location)
-        rows = read_delta(spark, location).select("ind", "_metadata.file_path").collect()
+        name = streaming_table_name(prefix, kind)
+        visible = commit_times(Warehouse(warehouse).location(name))
+        rows = Warehouse(warehouse).read(spark, name).select("ind", "_metadata.file_path").collect()
         for row in rows:
             key = (kind, row["ind"])
             if key in sent_at:
@@ -170,11 +168,12 @@ def main() -> None:
                         help="extra Spark setting of the session (repeatable)")
     args = parser.parse_args()
     spark_conf = dict(item.split("=", 1) for item in args.spark_conf)
-    with tempfile.TemporaryDirectory(prefix="bench-streaming-") as workdir, running_moto_server() as kinesis_url:
+    with tempfile.TemporaryDirectory(prefix="bench-streaming-") as workdir, MotoServer() as moto:
+        kinesis_url = moto.url
         warehouse = str(Path(workdir, "warehouse"))
-        gateway_args = ["--lake-root", str(Path(workdir, "lake")), "--kinesis-endpoint", kinesis_url,
-                        "--log-level", "warning"]
-        with running_gateway(gateway_args) as gateway:
+        gateway_args = ["--kinesis-endpoint", kinesis_url, "--log-level", "warning"]
+        with GatewayProcess(Path(workdir, "lake"), extra_args=gateway_args) as gateway_process:
+            gateway = gateway_process.url
             if requests.get(f"{gateway}/streams", timeout=10).status_code == 404:
                 raise SystemExit("the gateway does not serve the Kinesis routes (/streams)")
             spark = get_spark("bench-streaming", warehouse_dir=warehouse, extra_conf=spark_conf)

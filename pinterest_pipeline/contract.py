@@ -1,5 +1,13 @@
-"""The data contract shared by every leg: table columns, topic and stream names (CONVENTIONS §3–§5)."""
+"""The data contract shared by every stage: columns, placeholders, names, and the one JSON encoding of records.
+
+Written out for readers in ``docs/data-contract.md`` (§1 source tables, §2 wire formats, §4 output tables).
+"""
 from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
 DEFAULT_PREFIX = "124a514b9149"
 
@@ -30,6 +38,8 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "tag_list": ("N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",),
     "image_src": ("Image src error.",),
 }
+#: What the source writes before the path in ``save_location`` (``"Local save in /data/art"``).
+SAVE_LOCATION_PREFIX = "Local save in "
 
 
 def topic_name(prefix: str, kind: str) -> str:
@@ -40,3 +50,57 @@ def topic_name(prefix: str, kind: str) -> str:
 def stream_name(prefix: str, kind: str) -> str:
     """Kinesis stream of one leg, e.g. ``streaming-124a514b9149-pin``."""
     return f"streaming-{prefix}-{kind}"
+
+
+def cleaned_table_name(prefix: str, kind: str) -> str:
+    """Batch table of one leg, one row per ``ind``: ``<prefix>_pin`` / ``_geo`` / ``_user``."""
+    return f"{prefix}_{kind}"
+
+
+def quarantine_table_name(prefix: str) -> str:
+    """Batch table of the lake lines that could not be used: ``<prefix>_quarantine``."""
+    return f"{prefix}_quarantine"
+
+
+def streaming_table_name(prefix: str, kind: str) -> str:
+    """Streaming table of one leg, as the original notebook named it: ``<prefix>_pin_table`` etc."""
+    return f"{prefix}_{kind}_table"
+
+
+def streaming_quarantine_table_name(prefix: str) -> str:
+    """Streaming table of the Kinesis records that could not be used: ``<prefix>_streaming_quarantine``."""
+    return f"{prefix}_streaming_quarantine"
+
+
+def _wire_value(value: Any) -> Any:
+    """Source values JSON has no type for: datetimes as ``str()`` (``'2018-06-26 02:39:25'``, as the original's
+    ``json.dumps(..., default=str)``), decimals as floats."""
+    if isinstance(value, (datetime, date)):
+        return str(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def encode_json(value: Any) -> bytes:
+    """The one encoding of records and request bodies: compact UTF-8 JSON, no NaN / Infinity.
+
+    ``ValueError`` when ``value`` cannot be JSON.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_wire_value)
+        return text.encode("utf-8")
+    except (TypeError, ValueError) as error:  # UnicodeEncodeError (a lone surrogate) is a ValueError
+        raise ValueError(f"not JSON-serialisable: {error}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard token {name!r} is not JSON")
+
+
+def decode_json(data: bytes | str) -> Any:
+    """Strict JSON: ``ValueError`` for text that is not JSON (NaN and Infinity included) or not UTF-8."""
+    try:
+        return json.loads(data, parse_constant=_reject_constant)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"not UTF-8: {error}") from None

@@ -5,13 +5,13 @@ from typing import Any, Iterator
 
 import pytest
 
+from pinterest_pipeline.demo.processes import MotoServer
 from pinterest_pipeline.kinesis import kinesis_client
-from pinterest_pipeline.spark_session import get_spark
-from tests.mariadb_server import INSTALL_HINT, MariaDBServer, server_binary
-from tests.moto_server import MotoServer
-from tests.source_sample import seeded_sqlite
+from pinterest_pipeline.spark.session import get_spark
+from tests.support.mariadb_server import INSTALL_HINT, MariaDBServer, server_binary
+from tests.support.source_sample import seeded_sqlite
 
-pytest_plugins = ["tests.kafka_broker"]  # the session-wide real Kafka broker fixture
+pytest_plugins = ["tests.support.kafka_broker"]  # the session-wide real Kafka broker fixture
 
 
 @pytest.fixture(scope="session")
@@ -25,15 +25,21 @@ def mariadb_server() -> Iterator[MariaDBServer]:
 
 @pytest.fixture(scope="module")
 def source_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A seeded SQLite source database (``tests.source_sample.SOURCE_ROWS`` rows per table) for one module."""
+    """A seeded SQLite source database (``tests.support.source_sample.SOURCE_ROWS`` rows per table) for one module."""
     return seeded_sqlite(tmp_path_factory.mktemp("source"))
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
+def moto() -> Iterator[MotoServer]:
     """A moto server (real Kinesis and S3 APIs over HTTP) on a free 127.0.0.1 port, for one module."""
-    with MotoServer() as moto:
-        yield moto.url
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(moto: MotoServer) -> str:
+    """The URL of that moto server."""
+    return moto.url
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,7 @@
-"""The batch leg: lake objects → cleaned Delta tables and insight tables (``python -m pinterest_pipeline.batch``)."""
-from pinterest_pipeline.batch.job import BatchResult, cleaned_table_name, quarantine_table_name, run_batch
+"""⑤ The batch job: lake objects → quarantine, cleaned and insight Delta tables, and a report.
 
-__all__ = ["BatchResult", "cleaned_table_name", "quarantine_table_name", "run_batch"]
+``python -m pinterest_pipeline.batch``; the batch notebook calls :func:`run_batch`.
+"""
+from pinterest_pipeline.batch.job import BatchResult, run_batch
+
+__all__ = ["BatchResult", "run_batch"]

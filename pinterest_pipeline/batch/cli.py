@@ -9,9 +9,10 @@ import pandas as pd
 from tabulate import tabulate
 
 from pinterest_pipeline.batch.job import BatchResult, run_batch
+from pinterest_pipeline.batch.lake_reader import LakeReadError
+from pinterest_pipeline.batch.report import write_report
 from pinterest_pipeline.config import load_settings
-from pinterest_pipeline.lake_reader import LakeReadError
-from pinterest_pipeline.spark_session import get_spark, packages_for_paths
+from pinterest_pipeline.spark.session import get_spark, packages_for_paths
 
 #: Rows of each insight printed on the terminal (the report and the tables hold them all).
 PRINTED_ROWS = 10
@@ -37,11 +38,10 @@ def render_result(result: BatchResult) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    settings = load_settings()
     parser = argparse.ArgumentParser(prog="python -m pinterest_pipeline.batch", description=__doc__)
-    parser.add_argument("--lake-root", default=settings.lake_root, help="lake root (local folder, s3a://, dbfs:/)")
-    parser.add_argument("--prefix", default=settings.prefix, help="topic prefix (the original's user id)")
-    parser.add_argument("--warehouse", default=settings.warehouse, help="folder of the Delta tables")
+    parser.add_argument("--lake-root", help="lake root (local folder, s3a://, dbfs:/; default: settings, data/lake)")
+    parser.add_argument("--prefix", help="topic prefix, the original's user id (default 124a514b9149)")
+    parser.add_argument("--warehouse", help="folder of the Delta tables (default: settings, data/warehouse)")
     parser.add_argument("--report", type=Path, help="also write a markdown report (with charts) to this file")
     return parser.parse_args(argv)
 
@@ -49,17 +49,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the batch job; 0 on success, 2 when the lake holds nothing for the prefix."""
     args = parse_args(argv)
-    spark = get_spark("pinterest-batch", warehouse_dir=args.warehouse,
-                      extra_packages=packages_for_paths([args.lake_root, args.warehouse]))
+    settings = load_settings(lake_root=args.lake_root, prefix=args.prefix, warehouse=args.warehouse)
+    spark = get_spark("pinterest-batch", warehouse_dir=settings.warehouse,
+                      extra_packages=packages_for_paths([settings.lake_root, settings.warehouse]))
     try:
-        result = run_batch(spark, args.lake_root, args.prefix, args.warehouse)
+        result = run_batch(spark, settings.lake_root, settings.prefix, settings.warehouse)
     except LakeReadError as error:
         print(f"error: {error}")
         return 2
     print(render_result(result))
     if args.report:
-        from pinterest_pipeline.report import write_report
-
         path = write_report(result, args.report.parent, args.report.name)
         print(f"\nreport: {path}")
     return 0

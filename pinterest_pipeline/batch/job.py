@@ -13,12 +13,13 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from pinterest_pipeline.batch.tables import write_delta
-from pinterest_pipeline.cleansing import CLEANERS, data_quality_counts, deduplicate_by_ind
-from pinterest_pipeline.contract import KINDS, topic_name
-from pinterest_pipeline.insights import INSIGHTS, CleanTables
-from pinterest_pipeline.lake_reader import REJECT_REASON, count_outcomes, parse_topic, split_rejects
-from pinterest_pipeline.schemas import RAW_SCHEMAS
+from pinterest_pipeline.batch.insights import INSIGHTS, CleanTables
+from pinterest_pipeline.batch.lake_reader import parse_topic, split_rejects
+from pinterest_pipeline.contract import KINDS, cleaned_table_name, quarantine_table_name, topic_name
+from pinterest_pipeline.spark.cleansing import CLEANERS, data_quality_counts, deduplicate_by_ind
+from pinterest_pipeline.spark.delta import Warehouse
+from pinterest_pipeline.spark.parsing import REJECT_REASON, count_outcomes
+from pinterest_pipeline.spark.schemas import RAW_SCHEMAS
 
 
 @dataclass
@@ -42,16 +43,6 @@ class BatchResult:
     def quarantined(self) -> int:
         """Lines rejected across all topics."""
         return sum(c["quarantined"] for c in self.counts.values())
-
-
-def cleaned_table_name(prefix: str, kind: str) -> str:
-    """``<prefix>_pin`` / ``_geo`` / ``_user``."""
-    return f"{prefix}_{kind}"
-
-
-def quarantine_table_name(prefix: str) -> str:
-    """``<prefix>_quarantine``."""
-    return f"{prefix}_quarantine"
 
 
 #: Spark jobs submitted at once: small Delta writes spend most of their time in driver-side
@@ -84,17 +75,19 @@ def _data_quality(good: dict[str, DataFrame]) -> pd.DataFrame:
     return reduce(DataFrame.unionByName, frames).toPandas()
 
 
-def _collect_and_write(spark: SparkSession, query: DataFrame, warehouse: str, name: str) -> tuple[str, pd.DataFrame]:
+def _collect_and_write(spark: SparkSession, query: DataFrame, warehouse: Warehouse,
+                       name: str) -> tuple[str, pd.DataFrame]:
     """Compute a (small) insight once: its rows become both the Delta table and the returned frame."""
     rows = query.collect()
-    location = write_delta(spark.createDataFrame(rows, query.schema).coalesce(1), warehouse, name)
+    location = warehouse.write(spark.createDataFrame(rows, query.schema).coalesce(1), name)
     return location, pd.DataFrame([tuple(r) for r in rows], columns=query.columns)
 
 
-def run_batch(spark: SparkSession, lake_root: str, prefix: str, warehouse: str) -> BatchResult:
+def run_batch(spark: SparkSession, lake_root: str, prefix: str, warehouse_root: str) -> BatchResult:
     """Read the three topics of ``prefix`` under ``lake_root``, quarantine unreadable lines, write the
     cleaned tables and every insight as Delta tables (replacing an earlier run's), and report counts."""
     started = time.perf_counter()
+    warehouse = Warehouse.for_runtime(warehouse_root)
     parsed = _read_lake(spark, lake_root, prefix)
     cleaned: dict[str, DataFrame] = {}
     try:
@@ -109,7 +102,7 @@ def run_batch(spark: SparkSession, lake_root: str, prefix: str, warehouse: str) 
         outputs.update({cleaned_table_name(prefix, kind): df for kind, df in cleaned.items()})
         clean_tables = CleanTables(**cleaned)
         writes: list[tuple[str, Callable[[], str | tuple[str, pd.DataFrame]]]] = [
-            (name, lambda name=name, df=df: write_delta(df, warehouse, name)) for name, df in outputs.items()
+            (name, lambda name=name, df=df: warehouse.write(df, name)) for name, df in outputs.items()
         ]
         writes += [
             (name, lambda name=name, query=query: _collect_and_write(spark, query(clean_tables), warehouse, name))

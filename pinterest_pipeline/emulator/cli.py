@@ -12,12 +12,13 @@ from pinterest_pipeline.emulator.transports import KafkaRestTransport, KinesisTr
 from pinterest_pipeline.source.database import ensure_seeded, make_engine, row_count
 
 Route = Literal["kafka", "kinesis"]
+ROUTES: tuple[Route, ...] = ("kafka", "kinesis")
 
 
-def build_parser(route: Route) -> argparse.ArgumentParser:
+def build_parser(route: Route, prog: str | None = None) -> argparse.ArgumentParser:
     """Flags of both emulators; with none, they behave as the original (endless, 0–1 s sleeps)."""
     what = "Kafka REST Proxy v2 topics" if route == "kafka" else "Kinesis stream routes"
-    parser = argparse.ArgumentParser(description=f"Send random source rows to the API gateway's {what}.")
+    parser = argparse.ArgumentParser(prog=prog, description=f"Send random source rows to the API gateway's {what}.")
     parser.add_argument("--invoke-url", help="API gateway base URL (default: settings, http://127.0.0.1:8080)")
     parser.add_argument("--prefix", help="topic/stream prefix, the original user id (default 124a514b9149)")
     parser.add_argument("--count", type=int, help="rows to send (each row is one record per table); default: forever")
@@ -44,9 +45,9 @@ def make_transport(route: Route, invoke_url: str, prefix: str, api_key: str | No
     return KinesisTransport(session, invoke_url, prefix, policy)
 
 
-def main(route: Route, argv: Sequence[str] | None = None) -> int:
+def main(route: Route, argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run one emulator; exit status 0 only when every record was delivered."""
-    args = build_parser(route).parse_args(argv)
+    args = build_parser(route, prog).parse_args(argv)
     if args.batch_size < 1:
         raise SystemExit("--batch-size must be at least 1")
     settings = load_settings(creds_file=args.creds_file, db_url=args.db_url, invoke_url=args.invoke_url,
@@ -65,3 +66,12 @@ def main(route: Route, argv: Sequence[str] | None = None) -> int:
     if transport.stats.errors:
         print(f"undelivered by reason: {transport.stats.errors}", file=sys.stderr)
     return 0 if summary.ok else 1
+
+
+def main_with_route(argv: Sequence[str] | None = None) -> int:
+    """``python -m pinterest_pipeline.emulator {kafka|kinesis} [flags]``: the route first, then the flags."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ROUTES:
+        print(f"usage: python -m pinterest_pipeline.emulator {{{'|'.join(ROUTES)}}} [--help | flags]", file=sys.stderr)
+        return 2
+    return main(argv[0], argv[1:], prog=f"python -m pinterest_pipeline.emulator {argv[0]}")

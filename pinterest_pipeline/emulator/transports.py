@@ -1,15 +1,13 @@
 """Where emulated rows go: the gateway's Kafka REST Proxy route or its Kinesis routes."""
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, Mapping, Protocol, Sequence
 
 import requests
 
-from pinterest_pipeline.contract import stream_name, topic_name
+from pinterest_pipeline.contract import encode_json, stream_name, topic_name
 from pinterest_pipeline.emulator.delivery import DeliveryFailed, DeliveryStats, RetryPolicy, send_with_retry
-from pinterest_pipeline.records import jsonable_row
 
 KAFKA_JSON_V2 = "application/vnd.kafka.json.v2+json"
 #: The original streaming emulator's partition key.
@@ -26,10 +24,6 @@ class Transport(Protocol):
     def send(self, kind: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
 
 
-def _encode(payload: Any) -> bytes:
-    return json.dumps(payload, default=str).encode()
-
-
 class KafkaRestTransport:
     """``POST <invoke_url>/topics/<prefix>.<kind>`` with a Kafka REST Proxy v2 JSON body."""
 
@@ -39,7 +33,7 @@ class KafkaRestTransport:
 
     def send(self, kind: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """One request carrying every row as a record; all-or-nothing, as the REST proxy answers."""
-        body = _encode({"records": [{"value": jsonable_row(row)} for row in rows]})
+        body = encode_json({"records": [{"value": row} for row in rows]})
         url = f"{self.invoke_url}/topics/{topic_name(self.prefix, kind)}"
         try:
             send_with_retry(self.session, "POST", url, body=body, headers={"Content-Type": KAFKA_JSON_V2},
@@ -72,7 +66,7 @@ class KinesisTransport:
             self._put_records(stream, list(rows[start:start + MAX_PUT_RECORDS]))
 
     def _put_record(self, stream: str, row: Mapping[str, Any]) -> None:
-        body = _encode({"StreamName": stream, "Data": jsonable_row(row), "PartitionKey": self.partition_key})
+        body = encode_json({"StreamName": stream, "Data": row, "PartitionKey": self.partition_key})
         try:
             self._put(f"/streams/{stream}/record", body)
         except DeliveryFailed as failure:
@@ -83,7 +77,7 @@ class KinesisTransport:
     def _put_records(self, stream: str, rows: list[Mapping[str, Any]]) -> None:
         pending = rows
         for attempt in range(self.policy.max_attempts):
-            body = _encode({"records": [{"data": jsonable_row(row), "partition-key": self.partition_key}
+            body = encode_json({"records": [{"data": row, "partition-key": self.partition_key}
                                         for row in pending]})
             try:
                 answer = self._put(f"/streams/{stream}/records", body)

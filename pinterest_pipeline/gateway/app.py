@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from pinterest_pipeline.config import Settings
 from pinterest_pipeline.gateway.auth import ApiKeyMiddleware
 from pinterest_pipeline.gateway.backend import RecordBackend
 from pinterest_pipeline.gateway.errors import RestError, error_response, rest_error_handler
 from pinterest_pipeline.gateway.kafka_rest import kafka_rest_routes
-from pinterest_pipeline.gateway.settings import GatewaySettings
 
 HEALTH_PATH = "/health"
 
@@ -37,7 +37,7 @@ async def http_error_handler(request: Request, error: Exception) -> Response:
 
 
 def create_app(
-    settings: GatewaySettings, backend: RecordBackend, extra_routes: Sequence[BaseRoute] = ()
+    settings: Settings, backend: RecordBackend, extra_routes: Sequence[BaseRoute] = ()
 ) -> Starlette:
     """The gateway over ``backend``: health, the Kafka REST routes, then ``extra_routes`` (e.g. Kinesis).
 

@@ -18,6 +18,7 @@ from pinterest_pipeline.gateway.errors import (
     topic_not_found,
 )
 from pinterest_pipeline.gateway.produce_request import parse_produce_request, unprocessable
+from pinterest_pipeline.gateway.request_body import BodyTooLarge, read_body
 
 logger = logging.getLogger(__name__)
 
@@ -28,19 +29,6 @@ PRODUCE_CONTENT_TYPE = "application/vnd.kafka.json.v2+json"
 def media_type(content_type: str | None) -> str:
     """``type/subtype`` of a Content-Type header, without parameters such as ``charset``."""
     return (content_type or "").split(";", 1)[0].strip().lower()
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, or 413 as soon as it is known to exceed ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise RestError.http(413)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise RestError.http(413)
-    return bytes(body)
 
 
 def produce_response(offsets: list[tuple[int, int]]) -> dict[str, Any]:
@@ -94,7 +82,10 @@ def kafka_rest_routes(backend: RecordBackend, max_body_bytes: int) -> list[BaseR
         # The proxy's order: content type, then the body (parse, shape, constraints), then the topic.
         if media_type(request.headers.get("content-type")) != PRODUCE_CONTENT_TYPE:
             raise RestError.http(415)
-        body = await read_body(request, max_body_bytes)
+        try:
+            body = await read_body(request, max_body_bytes)
+        except BodyTooLarge:
+            raise RestError.http(413) from None
         produce_request = await run_in_threadpool(parse_produce_request, body)  # up to 10 MiB: off the loop
         topic = await known_topic(request.path_params["topic"])
         values, partitions = produce_request.values, produce_request.partitions

@@ -19,7 +19,6 @@ the optional query parameters ``Limit`` and ``ExclusiveStartStreamName`` to page
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from functools import lru_cache, wraps
 from typing import Any, Awaitable, Callable, Mapping
@@ -30,10 +29,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from pinterest_pipeline.config import DEFAULT_MAX_BODY_BYTES
+from pinterest_pipeline.contract import encode_json
+from pinterest_pipeline.gateway.request_body import BodyTooLarge, parse_json_body, read_body
+
 #: Shards of a stream created without ``{"ShardCount": n}``.
 DEFAULT_SHARD_COUNT = 1
-#: Largest request body read (Kinesis itself takes at most 5 MiB of data per PutRecords).
-DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 #: Kinesis errors answered with another status than Kinesis's own (see the module docstring).
 STATUS_OVERRIDES = {"ProvisionedThroughputExceededException": 429}
 
@@ -50,7 +51,7 @@ def record_bytes(data: Any) -> bytes:
     """The bytes stored for a ``Data`` value: JSON text of an object, UTF-8 of a string."""
     if isinstance(data, str):
         return data.encode("utf-8")
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return encode_json(data)
 
 
 def _wire_value(value: Any) -> Any:
@@ -64,26 +65,18 @@ def _wire_value(value: Any) -> Any:
     return value
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) one larger than ``limit`` bytes before reading it all."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BadRequest(f"request body larger than {limit} bytes", status=413)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def _json_body(request: Request, limit: int, *, required: bool = True) -> dict[str, Any]:
-    raw = await _read_body(request, limit)
+    try:
+        raw = await read_body(request, limit)
+    except BodyTooLarge as error:
+        raise BadRequest(str(error), status=413) from None
     if not raw.strip():
         if required:
             raise BadRequest("request body is empty; a JSON object is required")
         return {}
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        body = parse_json_body(raw)
+    except ValueError as error:
         raise BadRequest(f"request body is not valid JSON: {error}") from None
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")

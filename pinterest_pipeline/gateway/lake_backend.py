@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from pinterest_pipeline.gateway.settings import GatewaySettings
+from pinterest_pipeline.config import Settings
 from pinterest_pipeline.lake.writer import LakeWriter
 
 
@@ -17,7 +17,7 @@ class LakeBackend:
         return f"LakeBackend({self.writer!r}, topics={list(self._topics)})"
 
     @classmethod
-    def from_settings(cls, settings: GatewaySettings) -> "LakeBackend":
+    def from_settings(cls, settings: Settings) -> "LakeBackend":
         """The lake writer the settings describe, serving ``settings.topic_names``."""
         rotate_ms = settings.rotate_interval_ms
         writer = LakeWriter(

@@ -7,11 +7,11 @@ is refused (422) instead.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from pinterest_pipeline.gateway.errors import RestError
+from pinterest_pipeline.gateway.request_body import parse_json_body
 
 REQUEST_FIELDS = frozenset({"records", "key_schema", "key_schema_id", "value_schema", "value_schema_id"})
 RECORD_FIELDS = frozenset({"key", "value", "partition"})
@@ -33,15 +33,11 @@ def unprocessable(message: str) -> RestError:
     return RestError(422, 422, message)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"Non-standard token '{name}': not valid JSON")
-
-
 def load_json(body: bytes) -> Any:
     """The parsed body, or a 400 error (JSON only: no NaN or Infinity)."""
     try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as error:
+        return parse_json_body(body)
+    except ValueError as error:
         raise bad_request(f"Malformed JSON: {error}") from None
 
 

@@ -1,8 +1,10 @@
-"""Object names of the Confluent S3 sink (JsonFormat, DefaultPartitioner)."""
+"""The Confluent S3 sink layout (JsonFormat, DefaultPartitioner): object names and lines (docs/data-contract.md §2)."""
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from pinterest_pipeline.contract import encode_json
 
 _OBJECT_NAME = re.compile(r"^(?P<topic>.+)\+(?P<partition>\d+)\+(?P<offset>\d{10,})\.json$")
 
@@ -13,6 +15,11 @@ class ObjectName(NamedTuple):
     topic: str
     partition: int
     start_offset: int
+
+
+def lake_line(value: Any) -> bytes:
+    """One line of a lake object: the record value as compact JSON, newline-terminated (``ValueError`` if not JSON)."""
+    return encode_json(value) + b"\n"
 
 
 def object_key(topic: str, partition: int, start_offset: int) -> str:

@@ -8,7 +8,6 @@ finishes what a crash interrupted (same offsets, same object names: no loss, no 
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import re
 import threading
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from pinterest_pipeline.lake.layout import lake_line
 from pinterest_pipeline.lake.partition_log import PartitionLog, Undo
 from pinterest_pipeline.lake.store import ObjectStore, is_url, make_dirs, open_store
 
@@ -39,15 +39,6 @@ def default_state_dir(root: str | Path) -> Path:
         parts = urlsplit(root)
         return REMOTE_STATE_ROOT / parts.netloc / parts.path.strip("/")
     return Path(root.removeprefix("file://")) / "_gateway_state"
-
-
-def encode_record(value: Any) -> bytes:
-    """One lake line: compact JSON of the value, UTF-8, newline-terminated. ``ValueError`` if not valid JSON."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return text.encode("utf-8") + b"\n"
-    except (TypeError, UnicodeEncodeError) as error:
-        raise ValueError(f"record is not JSON-serialisable: {error}") from None
 
 
 def check_topic(topic: str) -> str:
@@ -168,7 +159,7 @@ class LakeWriter:
         """
         if self._closed.is_set():
             raise RuntimeError("the lake writer is closed")
-        lines = [encode_record(value) for value in values]
+        lines = [lake_line(value) for value in values]
         chosen = list(partitions) if partitions is not None else [None] * len(lines)
         if len(chosen) != len(lines):
             raise ValueError("one partition (or None) per record expected")

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, Select, bindparam, create_engine, func, inspect, insert, select
+from sqlalchemy import Connection, Engine, Select, bindparam, create_engine, func, insert, inspect, select
 from sqlalchemy.engine import make_url
 
 from pinterest_pipeline.source.generator import generate_rows

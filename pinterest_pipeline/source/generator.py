@@ -1,4 +1,4 @@
-"""Deterministic synthetic rows for the three source tables, dirty values included (CONVENTIONS §3).
+"""Deterministic synthetic rows for the three source tables, dirty values included (docs/data-contract.md §1).
 
 Rows are generated in fixed blocks of ``BLOCK_SIZE`` indices, each block from its own random stream
 ``(seed, block)``, so row ``i`` is the same whatever ``start``/``count`` it is asked for with.
@@ -13,16 +13,21 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from pinterest_pipeline.contract import PLACEHOLDERS, SOURCE_COLUMNS
+from pinterest_pipeline.contract import PLACEHOLDERS, SAVE_LOCATION_PREFIX, SOURCE_COLUMNS
 from pinterest_pipeline.source.vocabulary import (
-    ADJECTIVES, AUDIENCES, CATEGORIES, CATEGORY_KEYWORDS, CATEGORY_WEIGHTS, Vocabulary, build_vocabulary,
+    ADJECTIVES,
+    AUDIENCES,
+    CATEGORIES,
+    CATEGORY_KEYWORDS,
+    CATEGORY_WEIGHTS,
+    Vocabulary,
+    build_vocabulary,
 )
 
 BLOCK_SIZE = 1_000
 
 MEDIA_TYPES: tuple[str, ...] = ("image", "video", "multi-video(story page format)")
 MEDIA_WEIGHTS: tuple[float, ...] = (0.82, 0.12, 0.06)
-SAVE_LOCATION_PREFIX = "Local save in "
 
 #: Exact dirty values each pin column holds: the contract's placeholders plus the empty string.
 DIRTY_PATTERNS: dict[str, tuple[str, ...]] = {column: (*values, "") for column, values in PLACEHOLDERS.items()}

@@ -1,4 +1,4 @@
-"""The three source tables as SQLAlchemy Core tables, columns in the original order (CONVENTIONS §3)."""
+"""The three source tables as SQLAlchemy Core tables, columns in the original order (docs/data-contract.md §1)."""
 from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, Double, Integer, MetaData, String, Table, Text

@@ -1,0 +1,1 @@
+"""The local harness, not pipeline code: the demos, and the servers they (and the tests and benchmarks) start."""

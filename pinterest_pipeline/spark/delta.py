@@ -1,0 +1,70 @@
+"""Delta I/O, the one writer: path-based tables under a warehouse folder, or managed tables on Databricks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+
+from pinterest_pipeline.spark.session import on_databricks
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """Where the pipeline's Delta tables live.
+
+    ``managed`` (decided once, by :meth:`for_runtime`): tables are catalog names (Databricks); otherwise
+    each table is the folder ``<root>/<name>``.
+    """
+
+    root: str
+    managed: bool = False
+
+    @classmethod
+    def for_runtime(cls, root: str) -> "Warehouse":
+        """Managed tables on Databricks, folders under ``root`` anywhere else."""
+        return cls(root, managed=on_databricks())
+
+    def location(self, name: str) -> str:
+        """The table's catalog name, or ``<root>/<name>`` (absolute for a local folder)."""
+        if self.managed:
+            return name
+        if "://" in self.root or self.root.startswith("dbfs:"):
+            return f"{self.root.rstrip('/')}/{name}"
+        return str(Path(self.root).resolve() / name)
+
+    def write(self, df: DataFrame, name: str, mode: str = "overwrite", txn: tuple[str, int] | None = None) -> str:
+        """Write ``df`` as table ``name``; its location.
+
+        ``overwrite`` replaces data and schema of an earlier run; ``append`` with ``txn = (writer id, version)``
+        is idempotent (Delta skips a version it has seen from that writer); ``ignore`` creates the table
+        only if it does not exist.
+        """
+        location = self.location(name)
+        writer = df.write.format("delta").mode(mode)
+        if mode == "overwrite":
+            writer = writer.option("overwriteSchema", "true")
+        if txn is not None:
+            writer = writer.option("txnAppId", txn[0]).option("txnVersion", txn[1])
+        if self.managed:
+            writer.saveAsTable(location)
+        else:
+            writer.save(location)
+        return location
+
+    def create_if_missing(self, spark: SparkSession, name: str, schema: str) -> str:
+        """An empty table ``name`` of ``schema`` unless one exists (so concurrent first appends do not race)."""
+        return self.write(spark.createDataFrame([], schema), name, mode="ignore")
+
+    def read(self, spark: SparkSession, name: str) -> DataFrame:
+        """Table ``name``."""
+        location = self.location(name)
+        return spark.table(location) if self.managed else spark.read.format("delta").load(location)
+
+    def exists(self, spark: SparkSession, name: str) -> bool:
+        """Whether table ``name`` was written."""
+        if self.managed:
+            return spark.catalog.tableExists(self.location(name))
+        from delta.tables import DeltaTable
+
+        return DeltaTable.isDeltaTable(spark, self.location(name))

@@ -1,0 +1,3 @@
+"""⑤′ The streaming job: Kinesis streams → the shared cleansing → Delta tables, with the Python Kinesis data source
+that stands in for Databricks' own outside Databricks. ``python -m pinterest_pipeline.streaming``.
+"""

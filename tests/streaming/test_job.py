@@ -1,0 +1,171 @@
+"""The streaming job against moto server: exactly once across a restart, quarantine, and the whole path from
+the streaming emulator through the gateway to three Delta tables equal to the batch cleansing."""
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import StreamingQuery
+from pyspark.testing import assertDataFrameEqual
+
+from pinterest_pipeline.batch.lake_reader import read_topic
+from pinterest_pipeline.contract import (
+    SOURCE_TABLE_BY_KIND,
+    encode_json,
+    stream_name,
+    streaming_quarantine_table_name,
+    streaming_table_name,
+    topic_name,
+)
+from pinterest_pipeline.demo.processes import GatewayProcess
+from pinterest_pipeline.emulator.runner import EmulationPlan, batches_of_indices
+from pinterest_pipeline.kinesis import ensure_streams
+from pinterest_pipeline.lake.layout import object_key
+from pinterest_pipeline.source.database import fetch_rows, make_engine, seed
+from pinterest_pipeline.source.generator import generate_rows
+from pinterest_pipeline.spark.cleansing import CLEANERS
+from pinterest_pipeline.spark.delta import Warehouse
+from pinterest_pipeline.spark.parsing import REASON_BLANK, REASON_MALFORMED, REASON_MISSING_KEY
+from pinterest_pipeline.spark.schemas import RAW_SCHEMAS
+from pinterest_pipeline.streaming.job import (
+    await_queries,
+    start_streaming,
+    table_counts,
+    write_micro_batch,
+)
+from pinterest_pipeline.streaming.kinesis_source import SCHEMA as KINESIS_SCHEMA
+from tests.support import REPO_ROOT
+
+pytestmark = pytest.mark.spark
+
+REPO = REPO_ROOT
+
+
+def put_rows(kinesis: Any, stream: str, rows: list[dict[str, Any]]) -> None:
+    """Rows as the JSON text the gateway stores, in one PutRecords call."""
+    records = [{"Data": encode_json(row), "PartitionKey": "partition_1"} for row in rows]
+    assert kinesis.put_records(StreamName=stream, Records=records)["FailedRecordCount"] == 0
+
+
+def table(spark: SparkSession, warehouse: Path, name: str) -> DataFrame:
+    return Warehouse(str(warehouse)).read(spark, name)
+
+
+def wait_for_rows(query: StreamingQuery, timeout: float = 180) -> None:
+    """Until the query has written at least one micro-batch with records."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p["numInputRows"] > 0 for p in query.recentProgress):
+            return
+        assert query.exception() is None, query.exception()
+        time.sleep(0.1)
+    raise TimeoutError("the query wrote nothing")
+
+
+def test_restart_from_checkpoint_writes_every_record_exactly_once(spark: SparkSession, moto_endpoint: str,
+                                                                   kinesis: Any, tmp_path: Path) -> None:
+    prefix = uuid.uuid4().hex[:12]
+    ensure_streams(kinesis, prefix)
+    rows = generate_rows(0, 60, seed=3)["pinterest_data"]
+    pin_stream = stream_name(prefix, "pin")
+    put_rows(kinesis, pin_stream, rows[:40])
+    bad = [b"not json at all", b"   ", b'{"title": "no index"}', b'{"index": "not a number"}']
+    kinesis.put_records(StreamName=pin_stream, Records=[{"Data": data, "PartitionKey": "partition_1"} for data in bad])
+    warehouse = tmp_path / "warehouse"
+    options = dict(endpoint_url=moto_endpoint, max_records_per_batch=12, kinds=["pin"])
+
+    [query] = start_streaming(spark, prefix, str(warehouse), trigger="1 second", **options)
+    try:
+        wait_for_rows(query)
+    finally:
+        query.stop()
+    written_before_restart = table(spark, warehouse, streaming_table_name(prefix, "pin")).count()
+    put_rows(kinesis, pin_stream, rows[40:])
+    await_queries(start_streaming(spark, prefix, str(warehouse), trigger="availableNow", **options))
+
+    assert 0 < written_before_restart < 40  # stopped mid-way
+    written = sorted(r["ind"] for r in table(spark, warehouse, streaming_table_name(prefix, "pin")).collect())
+    assert written == sorted(row["index"] for row in rows)  # every record, once
+    quarantined = table(spark, warehouse, streaming_quarantine_table_name(prefix)).collect()
+    assert sorted((r["raw_data"], r["reason"]) for r in quarantined) == sorted([
+        ("not json at all", REASON_MALFORMED), ("   ", REASON_BLANK),
+        ('{"title": "no index"}', f"{REASON_MISSING_KEY} index"), ('{"index": "not a number"}', REASON_MALFORMED),
+    ])
+    assert {r["stream"] for r in quarantined} == {pin_stream}
+    counts = table_counts(spark, prefix, str(warehouse))
+    assert counts[streaming_quarantine_table_name(prefix)] == len(bad)
+    assert counts[streaming_table_name(prefix, "geo")] == 0  # not started: no table
+
+
+def test_a_replayed_micro_batch_is_written_once(spark: SparkSession, tmp_path: Path) -> None:
+    rows = generate_rows(0, 3)["pinterest_data"]
+    batch = spark.createDataFrame(
+        [("partition_1", encode_json(row), "s", "shardId-000000000000", str(n), datetime(2024, 1, 1))
+         for n, row in enumerate(rows, start=1)], KINESIS_SCHEMA)
+    warehouse = Warehouse(str(tmp_path))
+    target = dict(kind="pin", table="pin", quarantine="quarantine", warehouse=warehouse)
+    write_micro_batch(batch, 0, **target)
+    write_micro_batch(batch, 0, **target)  # replayed after a crash: Delta skips it
+    assert warehouse.read(spark, "pin").count() == 3
+    write_micro_batch(batch, 1, **target)  # the next batch is written
+    assert warehouse.read(spark, "pin").count() == 6
+
+
+def sent_rows(source_url: str, count: int, batch_size: int, seed_value: int, max_index: int) -> dict[str, list]:
+    """The rows the emulator sends for these flags, per source table (same sampling as the emulator)."""
+    plan = EmulationPlan(count=count, batch_size=batch_size, seed=seed_value, max_index=max_index)
+    indices = [i for batch in batches_of_indices(random.Random(seed_value), plan) for i in batch]
+    engine = make_engine(source_url)
+    try:
+        return {table: fetch_rows(engine, table, indices) for table in SOURCE_TABLE_BY_KIND.values()}
+    finally:
+        engine.dispose()
+
+
+def batch_cleansing(spark: SparkSession, tmp_path: Path, kind: str, rows: list[dict[str, Any]]) -> DataFrame:
+    """What the batch job makes of the same rows: lake objects → batch reader → cleansing."""
+    lake = tmp_path / "lake"
+    topic = topic_name("expected", kind)
+    path = lake / object_key(topic, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(encode_json(row).decode() + "\n" for row in rows))
+    read = read_topic(spark, str(lake), topic, RAW_SCHEMAS[kind])
+    return CLEANERS[kind](read.good)
+
+
+def test_emulator_through_gateway_to_delta_equals_batch_cleansing(spark: SparkSession, moto_endpoint: str,
+                                                                    kinesis: Any, tmp_path: Path) -> None:
+    prefix, count, rows_in_source = uuid.uuid4().hex[:12], 200, 300
+    source_url = f"sqlite:///{tmp_path / 'source.db'}"
+    engine = make_engine(source_url)
+    seed(engine, rows_in_source, seed=100)
+    engine.dispose()
+    ensure_streams(kinesis, prefix)
+    with GatewayProcess(tmp_path / "lake", extra_args=["--kinesis-endpoint", moto_endpoint]) as gateway:
+        if requests.get(f"{gateway.url}/streams", timeout=10).status_code == 404:
+            pytest.skip("the gateway does not mount the Kinesis routes (yet)")
+        emulator = subprocess.run(
+            [sys.executable, str(REPO / "user_posting_emulation_streaming.py"), "--invoke-url", gateway.url,
+             "--prefix", prefix, "--count", str(count), "--rate", "0", "--batch-size", "10", "--seed", "5",
+             "--db-url", source_url, "--no-progress"],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert emulator.returncode == 0, emulator.stderr
+
+    warehouse = tmp_path / "warehouse"
+    await_queries(start_streaming(spark, prefix, str(warehouse), endpoint_url=moto_endpoint))
+
+    sent = sent_rows(source_url, count, 10, 5, rows_in_source - 1)
+    for kind, source_table in SOURCE_TABLE_BY_KIND.items():
+        streamed = table(spark, warehouse, streaming_table_name(prefix, kind))
+        assert streamed.count() == count
+        assertDataFrameEqual(streamed, batch_cleansing(spark, tmp_path, kind, sent[source_table]))
+    assert table_counts(spark, prefix, str(warehouse))[streaming_quarantine_table_name(prefix)] == 0

@@ -1,0 +1,74 @@
+"""Writing lake objects the way the Confluent S3 sink does, from generated source rows (tests and bench)."""
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pinterest_pipeline.contract import KINDS, SOURCE_TABLE_BY_KIND, encode_json, topic_name
+from pinterest_pipeline.lake.layout import object_key
+from pinterest_pipeline.source.generator import generate_rows
+
+#: Lines no JSON parser accepts as a record with a key, one per kind of damage.
+MALFORMED_LINES: dict[str, Sequence[str]] = {
+    "pin": ('{"index": 17, "unique_id": "abc", "title": "cut sho', "this is not json at all", '{"title": "no key"}'),
+    "geo": ('{"ind": 3, "timestamp": "2019-01-0', "<html>502 Bad Gateway</html>"),
+    "user": ('{"ind": 4, "first_name": "Ann", "age": "old"}', '["an", "array"]'),
+}
+
+
+def sampled_rows(distinct: int, sent: int, seed: int = 100) -> dict[str, list[dict[str, Any]]]:
+    """``sent`` records per kind whose index is drawn with replacement from ``0..distinct-1`` (like the
+    emulator), the same index for the three kinds, so repeats exist."""
+    rows = generate_rows(0, distinct, seed)
+    draw = random.Random(seed)
+    indices = [draw.randint(0, distinct - 1) for _ in range(sent)]
+    return {kind: [rows[SOURCE_TABLE_BY_KIND[kind]][i] for i in indices] for kind in KINDS}
+
+
+def write_topic(
+    lake_root: Path,
+    topic: str,
+    rows: Sequence[Mapping[str, Any]],
+    flush_size: int,
+    single_record_objects: int = 0,
+    partitions: int = 1,
+    extra_lines: Sequence[str] = (),
+    first_offset: int = 0,
+) -> int:
+    """Write ``rows`` as sink objects (round-robin over ``partitions``; the first ``single_record_objects``
+    records of each partition one per object, like ``flush.size=1``); ``extra_lines`` go into the first
+    object of partition 0; offsets start at ``first_offset``. Returns the number of objects written."""
+    objects = 0
+    for partition in range(partitions):
+        lines = [encode_json(row).decode() for row in rows[partition::partitions]]
+        cuts = [*range(min(single_record_objects, len(lines))),
+                *range(min(single_record_objects, len(lines)), len(lines), flush_size), len(lines)]
+        for first, (start, end) in enumerate(zip(cuts, cuts[1:])):
+            chunk = lines[start:end]
+            if partition == 0 and first == 0:
+                chunk = chunk[:1] + list(extra_lines) + chunk[1:]
+            path = lake_root / object_key(topic, partition, first_offset + start)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(chunk) + "\n", encoding="utf-8")
+            objects += 1
+    return objects
+
+
+def write_lake(
+    lake_root: Path,
+    prefix: str,
+    rows_by_kind: Mapping[str, Sequence[Mapping[str, Any]]],
+    flush_size: int,
+    single_record_objects: int = 0,
+    partitions: int = 1,
+    malformed: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, int]:
+    """Every kind's rows under ``<lake_root>/topics/<prefix>.<kind>/``; objects written per kind."""
+    malformed = malformed or {}
+    return {
+        kind: write_topic(lake_root, topic_name(prefix, kind), rows, flush_size, single_record_objects,
+                          partitions, malformed.get(kind, ()))
+        for kind, rows in rows_by_kind.items()
+    }
