@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import time
@@ -114,6 +115,14 @@ def test_backend_errors(kafka_broker: LocalKafka) -> None:
     nobody.close()
 
 
+def wait_for_failed_produces(gateway: GatewayProcess, at_least: int, timeout: float = 120) -> None:
+    """Until the gateway has logged ``at_least`` failed produce calls: a state, whatever the machine's speed."""
+    deadline = time.monotonic() + timeout
+    while len(re.findall(r"producing \d+ records to \S+ failed", gateway.log_text())) < at_least:
+        assert time.monotonic() < deadline, f"fewer than {at_least} failed produce calls:\n{gateway.log_text()}"
+        time.sleep(0.05)
+
+
 def test_broker_outage_gives_5xx_and_the_emulator_delivers_everything_after_restart(
     kafka_broker: LocalKafka, source_url: str, tmp_path: Path
 ) -> None:
@@ -134,8 +143,8 @@ def test_broker_outage_gives_5xx_and_the_emulator_delivers_everything_after_rest
                  "--prefix", prefix, "--db-url", source_url, "--count", str(count), "--rate", "0",
                  "--batch-size", str(batch_size), "--seed", "7", "--max-attempts", "20", "--no-progress"],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            time.sleep(3)  # the emulator meets the outage and backs off
-            assert emulator.poll() is None
+            wait_for_failed_produces(gateway, at_least=2)  # the probe's, then one of the emulator's requests
+            assert emulator.poll() is None  # it met the outage and is backing off
         finally:
             kafka_broker.start()
         out, err = emulator.communicate(timeout=180)
