@@ -7,6 +7,7 @@ wins over it. A few fields also answer to the standard variable of their tool (:
 """
 from __future__ import annotations
 
+import functools
 import os
 import types
 import typing
@@ -118,9 +119,15 @@ def _value_type(hint: Any) -> Any:
     return hint
 
 
+@functools.cache
+def _field_types() -> dict[str, Any]:
+    """Each field's value type, resolved once (annotations are strings under ``from __future__``)."""
+    return {name: _value_type(hint) for name, hint in typing.get_type_hints(Settings).items()}
+
+
 def parse_value(name: str, text: str, source: str) -> Any:
     """The text of an environment variable as the type of field ``name``; ``ValueError`` naming ``source``."""
-    kind = _value_type(typing.get_type_hints(Settings)[name])
+    kind = _field_types()[name]
     text = text.strip()
     if kind is bool:
         if text.lower() not in _TRUE + _FALSE:

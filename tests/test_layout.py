@@ -3,6 +3,7 @@ no import circles, thin entry points, and no reliance on a repository checkout."
 from __future__ import annotations
 
 import ast
+import functools
 from importlib import resources
 from pathlib import Path
 
@@ -38,11 +39,13 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+@functools.cache
 def package_modules() -> dict[str, Path]:
     return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
 
 
-def imported_modules(path: Path) -> set[str]:
+@functools.cache
+def imported_modules(path: Path) -> frozenset[str]:
     """Every module ``path`` imports, at any depth of its code (absolute names)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -51,7 +54,7 @@ def imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return found
+    return frozenset(found)
 
 
 def stage_of(module: str) -> str:
@@ -60,6 +63,7 @@ def stage_of(module: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
+@functools.cache
 def internal_dependencies() -> dict[str, set[str]]:
     modules = package_modules()
     return {name: {m for m in imported_modules(path) if m in modules and m != name}

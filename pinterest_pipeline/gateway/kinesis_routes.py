@@ -30,8 +30,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pinterest_pipeline.config import DEFAULT_MAX_BODY_BYTES
-from pinterest_pipeline.contract import encode_json
-from pinterest_pipeline.gateway.request_body import BodyTooLarge, parse_json_body, read_body
+from pinterest_pipeline.contract import decode_json, encode_json
+from pinterest_pipeline.gateway.request_body import BodyTooLarge, read_body
 
 #: Shards of a stream created without ``{"ShardCount": n}``.
 DEFAULT_SHARD_COUNT = 1
@@ -75,7 +75,7 @@ async def _json_body(request: Request, limit: int, *, required: bool = True) -> 
             raise BadRequest("request body is empty; a JSON object is required")
         return {}
     try:
-        body = parse_json_body(raw)
+        body = decode_json(raw)
     except ValueError as error:
         raise BadRequest(f"request body is not valid JSON: {error}") from None
     if not isinstance(body, dict):

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pinterest_pipeline.contract import decode_json
 from pinterest_pipeline.gateway.errors import RestError
-from pinterest_pipeline.gateway.request_body import parse_json_body
 
 REQUEST_FIELDS = frozenset({"records", "key_schema", "key_schema_id", "value_schema", "value_schema_id"})
 RECORD_FIELDS = frozenset({"key", "value", "partition"})
@@ -36,7 +36,7 @@ def unprocessable(message: str) -> RestError:
 def load_json(body: bytes) -> Any:
     """The parsed body, or a 400 error (JSON only: no NaN or Infinity)."""
     try:
-        return parse_json_body(body)
+        return decode_json(body)
     except ValueError as error:
         raise bad_request(f"Malformed JSON: {error}") from None
 

@@ -1,11 +1,7 @@
-"""Reading a request body once, for both route families: size limit first, then strict JSON."""
+"""Reading a request body once, for both route families, within the size limit (then ``contract.decode_json``)."""
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
-
-from pinterest_pipeline.contract import decode_json
 
 
 class BodyTooLarge(Exception):
@@ -28,8 +24,3 @@ async def read_body(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise BodyTooLarge(limit)
     return bytes(body)
-
-
-def parse_json_body(body: bytes) -> Any:
-    """The JSON document of ``body``; ``ValueError`` for anything that is not strict JSON."""
-    return decode_json(body)
