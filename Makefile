@@ -5,12 +5,12 @@ PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo demo-stream test airflow clean diagram
+.PHONY: venv demo demo-stream test airflow dist clean diagram
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv
-	$(UV) pip install --quiet --python $(PY) -e '.[dev,kafka,airflow]'
+	$(UV) pip install --quiet --python $(PY) -e '.[dev,pipeline,spark,kafka,airflow]'
 	touch $(STAMP)
 
 venv: $(STAMP)  ## create .venv and install the project with its test dependencies
@@ -27,9 +27,12 @@ test: $(STAMP)  ## the whole test suite
 airflow: $(STAMP)  ## a local Airflow (standalone, 127.0.0.1:8088) with this repo as its DAGs folder, local mode
 	scripts/airflow-local
 
+dist: $(STAMP)  ## the deployable artifacts: dist/*.whl (slim), dist/mwaa/ (DAG bucket files), dist/databricks/
+	$(PY) scripts/build_dist.py
+
 diagram:  ## re-render img/architecture.svg|png from img/architecture.dot (needs graphviz)
 	dot -Tsvg img/architecture.dot -o img/architecture.svg
 	dot -Tpng -Gdpi=110 img/architecture.dot -o img/architecture.png
 
 clean:  ## remove generated data (sample DB, lake, warehouse, report)
-	rm -rf data out
+	rm -rf data out dist

@@ -8,12 +8,14 @@ wins over it. A few fields also answer to the standard variable of their tool (:
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import types
 import typing
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -74,8 +76,14 @@ class Settings:
     databricks_conn_id: str = "databricks_default"
     databricks_cluster_id: str = "1108-162752-8okw8dgg"
     notebook_path: str = "/Workspace/Shared/pinterest-data-pipeline/databricks_s3_to_databricks"
-    databricks_lake_root: str = f"/mnt/{DEFAULT_PREFIX}-bucket"
+    #: The lake as the cluster reads it: the original's bucket (instance profile or Unity Catalog external location).
+    databricks_lake_root: str = f"s3://user-{DEFAULT_PREFIX}-bucket"
+    #: Unity Catalog catalog and schema of the notebook's tables (empty: the workspace default / current schema).
+    databricks_catalog: str = ""
+    databricks_schema: str = ""
     polling_period_seconds: int = 30
+    #: The Databricks run's own limit (Jobs API ``timeout_seconds``): a hung run cannot block later daily runs.
+    databricks_timeout_seconds: int = 3 * 60 * 60
     #: Interpreter of the DAG's local task; None = the project's ``.venv`` if present, else the running one.
     python: str | None = None
 
@@ -83,7 +91,7 @@ class Settings:
         object.__setattr__(self, "dag_mode", self.dag_mode.strip().lower())
         if self.dag_mode not in DAG_MODES:
             raise ValueError(f"{variable('dag_mode')} must be one of {', '.join(DAG_MODES)}, not {self.dag_mode!r}")
-        for name in ("flush_size", "partitions", "max_body_bytes", "polling_period_seconds"):
+        for name in ("flush_size", "partitions", "max_body_bytes", "polling_period_seconds", "databricks_timeout_seconds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{variable(name)} must be at least 1, not {getattr(self, name)}")
         if self.rotate_interval_ms is not None and self.rotate_interval_ms < 1:
@@ -105,6 +113,19 @@ class Settings:
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def is_loopback(url: str | None) -> bool:
+    """True when ``url`` points at this machine (``localhost``, ``127.x.x.x``, ``::1``)."""
+    host = urlsplit(url or "").hostname
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def variable(name: str) -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pinterest_pipeline.config import Settings, load_settings
+from pinterest_pipeline.config import Settings, is_loopback, load_settings
 
 CREDS = """RDS_HOST: db.example.com
 RDS_PASSWORD: "p@ss:w/rd"
@@ -64,3 +64,23 @@ def test_incomplete_credentials_are_a_clear_error(tmp_path: Path) -> None:
 def test_unknown_override_is_rejected() -> None:
     with pytest.raises(TypeError, match="no_such"):
         Settings().with_overrides(no_such=1)
+
+
+@pytest.mark.parametrize(("url", "loopback"), [
+    ("http://127.0.0.1:8080", True), ("http://localhost:5000/x", True), ("http://127.8.0.1", True),
+    ("http://[::1]:80", True), ("https://a1b2c3.execute-api.us-east-1.amazonaws.com/prod", False),
+    ("http://10.0.0.5:8082", False), ("http://localhost.example.com", False), ("", False), (None, False),
+])
+def test_loopback_urls_are_told_from_remote_ones(url: str | None, loopback: bool) -> None:
+    assert is_loopback(url) is loopback
+
+
+def test_environment_values_are_typed_and_named_in_errors() -> None:
+    settings = load_settings(environ={"PINTEREST_FLUSH_ON_CLOSE": "yes", "PINTEREST_TOPICS": "a, b,,c",
+                                      "PINTEREST_GATEWAY_PORT": " 9000 ", "KAFKA_BOOTSTRAP_SERVERS": "k:9092"})
+    assert (settings.flush_on_close, settings.topics, settings.gateway_port) == (True, ("a", "b", "c"), 9000)
+    assert settings.kafka_bootstrap_servers == "k:9092"
+    with pytest.raises(ValueError, match="PINTEREST_FLUSH_ON_CLOSE must be true or false"):
+        load_settings(environ={"PINTEREST_FLUSH_ON_CLOSE": "maybe"})
+    with pytest.raises(ValueError, match="PINTEREST_DATABRICKS_TIMEOUT_SECONDS must be at least 1"):
+        load_settings(environ={"PINTEREST_DATABRICKS_TIMEOUT_SECONDS": "0"})

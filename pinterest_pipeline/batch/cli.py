@@ -12,7 +12,7 @@ from pinterest_pipeline.batch.job import BatchResult, run_batch
 from pinterest_pipeline.batch.lake_reader import LakeReadError
 from pinterest_pipeline.batch.report import write_report
 from pinterest_pipeline.config import load_settings
-from pinterest_pipeline.spark.session import get_spark, packages_for_paths
+from pinterest_pipeline.spark.session import get_spark
 
 #: Rows of each insight printed on the terminal (the report and the tables hold them all).
 PRINTED_ROWS = 10
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     settings = load_settings(lake_root=args.lake_root, prefix=args.prefix, warehouse=args.warehouse)
     spark = get_spark("pinterest-batch", warehouse_dir=settings.warehouse,
-                      extra_packages=packages_for_paths([settings.lake_root, settings.warehouse]))
+                      data_paths=[settings.lake_root, settings.warehouse])
     try:
         result = run_batch(spark, settings.lake_root, settings.prefix, settings.warehouse)
     except LakeReadError as error:

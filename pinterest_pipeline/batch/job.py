@@ -83,11 +83,17 @@ def _collect_and_write(spark: SparkSession, query: DataFrame, warehouse: Warehou
     return location, pd.DataFrame([tuple(r) for r in rows], columns=query.columns)
 
 
-def run_batch(spark: SparkSession, lake_root: str, prefix: str, warehouse_root: str) -> BatchResult:
+def run_batch(spark: SparkSession, lake_root: str, prefix: str, warehouse_root: str,
+              schema: str | None = None) -> BatchResult:
     """Read the three topics of ``prefix`` under ``lake_root``, quarantine unreadable lines, write the
-    cleaned tables and every insight as Delta tables (replacing an earlier run's), and report counts."""
+    cleaned tables and every insight as Delta tables (replacing an earlier run's), and report counts.
+
+    Tables are folders under ``warehouse_root``, or on Databricks managed tables in ``schema``
+    (``catalog.schema``; None = the current schema), created if missing.
+    """
     started = time.perf_counter()
-    warehouse = Warehouse.for_runtime(warehouse_root)
+    warehouse = Warehouse.for_runtime(warehouse_root, schema)
+    warehouse.ensure_schema(spark)
     parsed = _read_lake(spark, lake_root, prefix)
     cleaned: dict[str, DataFrame] = {}
     try:

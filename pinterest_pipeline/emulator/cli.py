@@ -5,11 +5,11 @@ import argparse
 import sys
 from typing import Literal, Sequence
 
-from pinterest_pipeline.config import load_settings
+from pinterest_pipeline.config import is_loopback, load_settings
 from pinterest_pipeline.emulator.delivery import RetryPolicy, pooled_session
 from pinterest_pipeline.emulator.runner import EmulationPlan, run_emulation
 from pinterest_pipeline.emulator.transports import KafkaRestTransport, KinesisTransport, Transport
-from pinterest_pipeline.source.database import ensure_seeded, make_engine, row_count
+from pinterest_pipeline.source.database import ensure_seeded, make_engine, row_count, safe_url
 
 Route = Literal["kafka", "kinesis"]
 ROUTES: tuple[Route, ...] = ("kafka", "kinesis")
@@ -33,6 +33,8 @@ def build_parser(route: Route, prog: str | None = None) -> argparse.ArgumentPars
     parser.add_argument("--api-key", help="x-api-key for an API Gateway usage plan (or PINTEREST_API_KEY)")
     parser.add_argument("--max-attempts", type=int, default=8, help="tries per request before giving up")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--allow-sample-data", action="store_true",
+                        help="send the built-in sample rows (no db_creds.yml) to a gateway that is not on this machine")
     return parser
 
 
@@ -52,9 +54,15 @@ def main(route: Route, argv: Sequence[str] | None = None, prog: str | None = Non
         raise SystemExit("--batch-size must be at least 1")
     settings = load_settings(creds_file=args.creds_file, db_url=args.db_url, invoke_url=args.invoke_url,
                              prefix=args.prefix, api_key=args.api_key)
-    if settings.db_url is None:
+    sample_data = settings.db_url is None
+    if sample_data and not is_loopback(settings.invoke_url) and not args.allow_sample_data:
+        print(f"refusing to send the built-in sample data to {settings.invoke_url}: give db_creds.yml (or --db-url) "
+              "for your source database, or --allow-sample-data to send the sample rows anyway", file=sys.stderr)
+        return 2
+    if sample_data:
         ensure_seeded(settings.database_url)
     engine = make_engine(settings.database_url)
+    print(f"source: {safe_url(engine)}" + (" (sample data)" if sample_data else ""), flush=True)
     max_index = args.max_index if args.max_index is not None else row_count(engine, "pinterest_data") - 1
     plan = EmulationPlan(count=args.count, rate=args.rate, batch_size=args.batch_size, seed=args.seed,
                          max_index=max_index)

@@ -3,16 +3,14 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from pinterest_pipeline.config import is_loopback
 from pinterest_pipeline.contract import KINDS, stream_name
 
-#: Hosts that mean "a Kinesis emulator on this machine" (it accepts any credentials).
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 #: Credentials handed to a local emulator when the environment has none (moto ignores them).
 LOCAL_DUMMY_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
@@ -24,11 +22,6 @@ _CLIENT_CONFIG = Config(
 )
 
 
-def is_local_endpoint(endpoint_url: str | None) -> bool:
-    """True when ``endpoint_url`` points at this machine (a local emulator)."""
-    return bool(endpoint_url) and urlsplit(endpoint_url).hostname in LOCAL_HOSTS
-
-
 def kinesis_client(endpoint_url: str | None = None, region: str = "us-east-1") -> Any:
     """A boto3 Kinesis client.
 
@@ -37,7 +30,7 @@ def kinesis_client(endpoint_url: str | None = None, region: str = "us-east-1") -
     sets ``AWS_ACCESS_KEY_ID``.
     """
     credentials: dict[str, str] = {}
-    if is_local_endpoint(endpoint_url) and not os.environ.get("AWS_ACCESS_KEY_ID"):
+    if is_loopback(endpoint_url) and not os.environ.get("AWS_ACCESS_KEY_ID"):
         credentials = LOCAL_DUMMY_CREDENTIALS
     return boto3.session.Session().client(
         "kinesis", region_name=region, endpoint_url=endpoint_url, config=_CLIENT_CONFIG, **credentials

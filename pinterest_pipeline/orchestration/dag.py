@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 DAG_ID = f"{DEFAULT_PREFIX}_dag"
 TASK_ID = "submit_pintrest_analysis_run"
 SCHEDULE = "@daily"
-START_DATE = datetime(2024, 8, 25, tzinfo=UTC)
+START_DATE = datetime(2024, 8, 25, tzinfo=timezone.utc)
 TAGS = ("pinterest", "batch", "databricks")
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": DEFAULT_PREFIX,
@@ -46,7 +46,8 @@ def notebook_task(settings: Settings) -> dict[str, Any]:
     """The Jobs API ``notebook_task``: the batch notebook and its widget parameters."""
     return {
         "notebook_path": settings.notebook_path,
-        "base_parameters": {"lake_root": settings.databricks_lake_root, "prefix": settings.prefix},
+        "base_parameters": {"lake_root": settings.databricks_lake_root, "prefix": settings.prefix,
+                            "catalog": settings.databricks_catalog, "schema": settings.databricks_schema},
     }
 
 
@@ -70,13 +71,17 @@ def build_databricks_task(settings: Settings) -> BaseOperator:
         databricks_conn_id=settings.databricks_conn_id,
         existing_cluster_id=settings.databricks_cluster_id,
         notebook_task=notebook_task(settings),
+        timeout_seconds=settings.databricks_timeout_seconds,
         polling_period_seconds=settings.polling_period_seconds,
     )
 
 
 def build_local_task(settings: Settings, project_dir: Path) -> BaseOperator:
     """The same task id running the batch job on local Spark with the project's interpreter, in ``project_dir``."""
-    from airflow.providers.standard.operators.bash import BashOperator
+    try:
+        from airflow.providers.standard.operators.bash import BashOperator
+    except ImportError:  # Airflow 2, before the standard provider
+        from airflow.operators.bash import BashOperator
 
     command = local_batch_command(settings, project_dir)
     return BashOperator(
@@ -93,7 +98,10 @@ def build_dag(project_dir: str | Path, settings: Settings | None = None) -> DAG:
 
     ``project_dir``: the folder of the DAG file (the local task runs there; its ``.venv`` is preferred).
     """
-    from airflow.sdk import DAG
+    try:
+        from airflow.sdk import DAG
+    except ImportError:  # Airflow 2 (still offered by MWAA)
+        from airflow import DAG
 
     project_dir = Path(project_dir).resolve()
     settings = settings or load_settings()

@@ -21,8 +21,9 @@ GEO_COLUMNS = ("ind", "country", "coordinates", "timestamp")
 USER_COLUMNS = ("ind", "user_name", "age", "date_joined")
 
 TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss"
-#: ``452``, ``3.2k``, ``1M``: digits, optional decimals, optional thousand / million suffix.
-FOLLOWER_COUNT_PATTERN = r"^(\d+(?:\.\d+)?)\s*([kKmM]?)$"
+#: ``452``, ``3.2k``, ``1M``: up to 12 digits, up to 6 decimals, optional thousand / million suffix. The bounds
+#: make every match fit ``decimal(18,6)`` and, scaled, a bigint, so the casts below cannot fail (ANSI or not).
+FOLLOWER_COUNT_PATTERN = r"^(\d{1,12}(?:\.\d{1,6})?)\s*([kKmM]?)$"
 _SUFFIX_MULTIPLIER = {"k": 1_000, "m": 1_000_000}
 
 
@@ -36,8 +37,8 @@ def follower_count_value(text: Column) -> Column:
     multiplier = F.lit(1)
     for letter, factor in _SUFFIX_MULTIPLIER.items():
         multiplier = F.when(suffix == letter, F.lit(factor)).otherwise(multiplier)
-    scaled = F.round(number.try_cast("decimal(24,6)") * multiplier, 0)
-    return F.when(number != "", scaled.try_cast("bigint"))
+    scaled = F.round(number.cast("decimal(18,6)") * multiplier, 0)
+    return F.when(number != "", scaled.cast("bigint"))
 
 
 def timestamp_value(text: Column) -> Column:
@@ -87,8 +88,9 @@ def rename_index_to_ind(df: DataFrame) -> DataFrame:
 
 
 def cast_numeric_columns(df: DataFrame, types: Mapping[str, str]) -> DataFrame:
-    """Give each named column its numeric type (``try_cast``: a value that does not fit becomes NULL)."""
-    return df.withColumns({c: F.col(c).try_cast(t) for c, t in types.items() if c in df.columns})
+    """Give each named column its numeric type (``try_cast``: a value that does not fit becomes NULL; the SQL
+    form, as ``Column.try_cast`` only exists from Spark 4)."""
+    return df.withColumns({c: F.expr(f"try_cast(`{c}` AS {t})") for c, t in types.items() if c in df.columns})
 
 
 def combine_coordinates(df: DataFrame) -> DataFrame:

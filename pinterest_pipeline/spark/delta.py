@@ -1,6 +1,7 @@
 """Delta I/O, the one writer: path-based tables under a warehouse folder, or managed tables on Databricks."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,27 +9,48 @@ from pyspark.sql import DataFrame, SparkSession
 
 from pinterest_pipeline.spark.session import on_databricks
 
+#: A catalog or schema name used unquoted: letters, digits, underscores.
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def qualified_schema(catalog: str | None, schema: str | None) -> str | None:
+    """``catalog.schema``, ``schema`` or None (the session's current schema); ``ValueError`` for other names."""
+    parts = [part.strip() for part in (catalog, schema) if part and part.strip()]
+    if catalog and catalog.strip() and not (schema and schema.strip()):
+        raise ValueError("a catalog needs a schema too")
+    for part in parts:
+        if not _IDENTIFIER.match(part):
+            raise ValueError(f"not a plain catalog or schema name: {part!r} (letters, digits and _ only)")
+    return ".".join(parts) or None
+
 
 @dataclass(frozen=True)
 class Warehouse:
     """Where the pipeline's Delta tables live.
 
-    ``managed`` (decided once, by :meth:`for_runtime`): tables are catalog names (Databricks); otherwise
-    each table is the folder ``<root>/<name>``.
+    ``managed`` (decided once, by :meth:`for_runtime`): tables are catalog names (Databricks), in ``schema``
+    (``catalog.schema`` or ``schema``; None = the session's current one); otherwise each table is the folder
+    ``<root>/<name>``.
     """
 
     root: str
     managed: bool = False
+    schema: str | None = None
 
     @classmethod
-    def for_runtime(cls, root: str) -> "Warehouse":
-        """Managed tables on Databricks, folders under ``root`` anywhere else."""
-        return cls(root, managed=on_databricks())
+    def for_runtime(cls, root: str, schema: str | None = None) -> "Warehouse":
+        """Managed tables in ``schema`` on Databricks, folders under ``root`` anywhere else."""
+        return cls(root, managed=on_databricks(), schema=schema)
+
+    def ensure_schema(self, spark: SparkSession) -> None:
+        """Create the schema of managed tables unless it exists (needs ``CREATE SCHEMA`` on the catalog)."""
+        if self.managed and self.schema:
+            spark.sql(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
 
     def location(self, name: str) -> str:
         """The table's catalog name, or ``<root>/<name>`` (absolute for a local folder)."""
         if self.managed:
-            return name
+            return f"{self.schema}.{name}" if self.schema else name
         if "://" in self.root or self.root.startswith("dbfs:"):
             return f"{self.root.rstrip('/')}/{name}"
         return str(Path(self.root).resolve() / name)

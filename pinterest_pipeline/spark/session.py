@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pyspark
@@ -38,7 +38,7 @@ def packages_for_paths(paths: Iterable[str]) -> list[str]:
 def get_spark(
     app_name: str = "pinterest-pipeline",
     warehouse_dir: str | None = None,
-    extra_packages: Sequence[str] = (),
+    data_paths: Iterable[str] = (),
     shuffle_partitions: int = 4,
     driver_memory: str = "4g",
     extra_conf: Mapping[str, str] | None = None,
@@ -46,7 +46,8 @@ def get_spark(
     """The active Databricks session, or a local ``local[*]`` session with Delta Lake configured.
 
     Locally the Delta jars come from Maven Central the first time (cached in ``~/.ivy2*`` after);
-    ``extra_packages`` adds Maven coordinates (see :func:`packages_for_paths` for ``s3a://``);
+    ``data_paths`` are the lake and warehouse the session will use: S3 paths add ``hadoop-aws`` locally
+    (:func:`packages_for_paths`), never on Databricks, whose runtime reads S3 itself;
     ``driver_memory`` is the heap of the one local JVM that runs every task; ``extra_conf`` adds or
     overrides Spark settings of the local session.
     """
@@ -55,6 +56,7 @@ def get_spark(
 
     from delta import configure_spark_with_delta_pip
 
+    extra_packages = packages_for_paths(data_paths)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = (
@@ -79,6 +81,6 @@ def get_spark(
         builder = builder.config(key, value)
     if warehouse_dir:
         builder = builder.config("spark.sql.warehouse.dir", os.path.abspath(warehouse_dir))
-    spark = configure_spark_with_delta_pip(builder, extra_packages=list(extra_packages)).getOrCreate()
+    spark = configure_spark_with_delta_pip(builder, extra_packages=extra_packages).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -4,15 +4,18 @@ Each stream is one query. Every micro-batch parses ``data`` (the JSON text of a 
 explicit raw schema; records that do not parse, or lack their key column, go to a quarantine Delta table
 with the reason (and are counted in the log); the others are cleaned with the same functions as the batch
 job and appended to ``<prefix>_<kind>_table``. Both writes are idempotent Delta writes keyed by the
-query id and the batch id, so a micro-batch replayed after a crash is not written twice.
+query's id and the batch id, so a micro-batch replayed after a crash is not written twice. The query id is
+read from the checkpoint (Spark keeps it there, and a new checkpoint gets a new one), so after a checkpoint
+reset the new query's batches 0, 1, ... are new transactions to Delta, never skipped as seen before.
 """
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass, field
 from functools import partial
-from typing import Sequence
+from typing import Mapping, Sequence
 
-from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
@@ -27,7 +30,8 @@ from pinterest_pipeline.spark.cleansing import CLEANERS
 from pinterest_pipeline.spark.delta import Warehouse
 from pinterest_pipeline.spark.parsing import count_outcomes, good_records, parse_raw, rejected_records
 from pinterest_pipeline.spark.schemas import RAW_SCHEMAS
-from pinterest_pipeline.streaming.kinesis_source import FORMAT, register_kinesis_source
+from pinterest_pipeline.spark.session import on_databricks
+from pinterest_pipeline.streaming import KINESIS_FORMAT
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +56,30 @@ def checkpoint_location(checkpoint_root: str, table: str) -> str:
     return f"{checkpoint_root.rstrip('/')}/{table}_checkpoints/"
 
 
+def register_kinesis_source(spark: SparkSession) -> None:
+    """Make ``format("kinesis")`` available: nothing to do on Databricks, whose runtime has its own; elsewhere the
+    package's Python data source (a Spark 4 API, so imported only here, never on a Databricks runtime)."""
+    if on_databricks():
+        return
+    from pinterest_pipeline.streaming.kinesis_source import KinesisDataSource
+
+    spark.dataSource.register(KinesisDataSource)
+
+
 def read_kinesis(spark: SparkSession, stream: str, region: str, endpoint_url: str | None = None,
-                 initial_position: str = "trim_horizon", max_records_per_batch: int | None = None) -> DataFrame:
-    """``spark.readStream.format("kinesis")`` over one stream (Databricks' source there, ours locally)."""
-    reader = (spark.readStream.format(FORMAT).option("streamName", stream).option("region", region)
+                 initial_position: str = "trim_horizon", max_records_per_batch: int | None = None,
+                 credentials: Mapping[str, str] | None = None) -> DataFrame:
+    """``spark.readStream.format("kinesis")`` over one stream (Databricks' source there, ours locally).
+
+    ``credentials``: Databricks' options for reaching Kinesis, e.g. ``{"serviceCredential": name}`` (a Unity
+    Catalog service credential) or ``{"roleArn": arn}``; none = the cluster's instance profile (or, locally,
+    boto3's credential chain).
+    """
+    reader = (spark.readStream.format(KINESIS_FORMAT).option("streamName", stream).option("region", region)
               .option("initialPosition", initial_position))
+    for name, value in (credentials or {}).items():
+        if value:
+            reader = reader.option(name, value)
     if endpoint_url:
         reader = reader.option("endpointUrl", endpoint_url)
     if max_records_per_batch:
@@ -70,25 +93,30 @@ def parse_records(records: DataFrame, kind: str) -> DataFrame:
     return parse_raw(located, "raw_data", RAW_SCHEMAS[kind])
 
 
-def writer_id_of(batch: DataFrame, fallback: str) -> str:
-    """The streaming query's id (kept in its checkpoint, new with a new checkpoint), else ``fallback``
-    where Spark does not tell it (Spark Connect has no SparkContext)."""
-    try:
-        query_id = batch.sparkSession.sparkContext.getLocalProperty("sql.streaming.queryId")
-    except PySparkException:
-        query_id = None
-    return query_id or fallback
+@dataclass
+class CheckpointIdentity:
+    """The id of the query that owns ``checkpoint``: from the checkpoint's ``metadata`` file, which Spark writes
+    when the query first starts. Read through Spark (any filesystem, any access mode), once per process."""
+
+    checkpoint: str
+    _query_id: str | None = field(default=None, repr=False)
+
+    def query_id(self, spark: SparkSession) -> str:
+        if self._query_id is None:
+            text = spark.read.text(f"{self.checkpoint.rstrip('/')}/metadata").first()[0]
+            self._query_id = json.loads(text)["id"]
+        return self._query_id
 
 
 def write_micro_batch(batch: DataFrame, batch_id: int, *, kind: str, table: str, quarantine: str,
-                      warehouse: Warehouse) -> None:
+                      warehouse: Warehouse, identity: CheckpointIdentity) -> None:
     """One micro-batch: good records cleaned into ``table``, the others into ``quarantine``."""
     parsed = parse_records(batch, kind).persist()
     try:
         counts = count_outcomes(parsed)
         if counts["raw"] == 0:
             return
-        writer = writer_id_of(batch, fallback=table)
+        writer = identity.query_id(batch.sparkSession)
         if counts["good"]:
             cleaned = CLEANERS[kind](good_records(parsed, RAW_SCHEMAS[kind]))
             warehouse.write(cleaned, table, mode="append", txn=(writer, batch_id))
@@ -113,11 +141,18 @@ def start_streaming(
     initial_position: str = "trim_horizon",
     max_records_per_batch: int | None = None,
     kinds: Sequence[str] = KINDS,
+    schema: str | None = None,
+    credentials: Mapping[str, str] | None = None,
 ) -> list[StreamingQuery]:
     """Start one query per stream of ``kinds`` (default pin, geo, user); ``trigger`` is ``availableNow`` or a
-    processing-time interval such as ``"10 seconds"``. Returns the running queries."""
+    processing-time interval such as ``"10 seconds"``. Returns the running queries.
+
+    On Databricks the tables are managed tables in ``schema`` (``catalog.schema``; None = the current schema);
+    ``credentials`` are passed to the Kinesis source (see :func:`read_kinesis`).
+    """
     register_kinesis_source(spark)
-    warehouse = Warehouse.for_runtime(warehouse_root)
+    warehouse = Warehouse.for_runtime(warehouse_root, schema)
+    warehouse.ensure_schema(spark)
     checkpoint_root = checkpoint_root or default_checkpoint_root(warehouse)
     quarantine = streaming_quarantine_table_name(prefix)
     warehouse.create_if_missing(spark, quarantine, KINESIS_QUARANTINE_SCHEMA)  # shared by the queries
@@ -125,10 +160,12 @@ def start_streaming(
     for kind in kinds:
         table = streaming_table_name(prefix, kind)
         records = read_kinesis(spark, stream_name(prefix, kind), region, endpoint_url, initial_position,
-                               max_records_per_batch)
-        write = partial(write_micro_batch, kind=kind, table=table, quarantine=quarantine, warehouse=warehouse)
+                               max_records_per_batch, credentials)
+        checkpoint = checkpoint_location(checkpoint_root, table)
+        write = partial(write_micro_batch, kind=kind, table=table, quarantine=quarantine, warehouse=warehouse,
+                        identity=CheckpointIdentity(checkpoint))
         writer = (records.writeStream.queryName(table).foreachBatch(write)
-                  .option("checkpointLocation", checkpoint_location(checkpoint_root, table)))
+                  .option("checkpointLocation", checkpoint))
         if trigger == AVAILABLE_NOW:
             writer = writer.trigger(availableNow=True)
         else:
@@ -148,8 +185,9 @@ def await_queries(queries: Sequence[StreamingQuery]) -> None:
                 query.stop()
 
 
-def table_counts(spark: SparkSession, prefix: str, warehouse_root: str) -> dict[str, int]:
+def table_counts(spark: SparkSession, prefix: str, warehouse_root: str,
+                 schema: str | None = None) -> dict[str, int]:
     """Rows in each streaming table and in the quarantine (0 for a table not written yet)."""
-    warehouse = Warehouse.for_runtime(warehouse_root)
+    warehouse = Warehouse.for_runtime(warehouse_root, schema)
     names = [streaming_table_name(prefix, kind) for kind in KINDS] + [streaming_quarantine_table_name(prefix)]
     return {name: warehouse.read(spark, name).count() if warehouse.exists(spark, name) else 0 for name in names}

@@ -24,15 +24,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterator
 
-from pyspark.sql import SparkSession
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, ReadMaxRows, SupportsTriggerAvailableNow
 from pyspark.sql.types import StructType
 
 from pinterest_pipeline.kinesis import kinesis_client, shard_ids
-from pinterest_pipeline.spark.session import on_databricks
+from pinterest_pipeline.streaming import KINESIS_FORMAT
 
-FORMAT = "kinesis"
 SCHEMA = ("partitionKey string, data binary, stream string, shardId string, sequenceNumber string, "
           "approximateArrivalTimestamp timestamp")
 TRIM_HORIZON = "TRIM_HORIZON"
@@ -222,7 +220,7 @@ class KinesisDataSource(DataSource):
 
     @classmethod
     def name(cls) -> str:
-        return FORMAT
+        return KINESIS_FORMAT
 
     def schema(self) -> str:
         return SCHEMA
@@ -230,8 +228,3 @@ class KinesisDataSource(DataSource):
     def streamReader(self, schema: StructType) -> KinesisStreamReader:
         return KinesisStreamReader(ReaderOptions.parse(self.options))
 
-
-def register_kinesis_source(spark: SparkSession) -> None:
-    """Make ``format("kinesis")`` available; nothing to do on Databricks, whose runtime has its own."""
-    if not on_databricks():
-        spark.dataSource.register(KinesisDataSource)

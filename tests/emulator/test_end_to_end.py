@@ -127,8 +127,25 @@ def test_emulator_reads_mariadb_through_db_creds(tmp_path: Path, mariadb_server)
                          cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert mariadb_server.password not in result.stdout + result.stderr
+    assert f"source: mysql+pymysql://{mariadb_server.user}:***@{mariadb_server.host}:{mariadb_server.port}/" in result.stdout
     _, users = lake_records(tmp_path / "lake", "user")
     assert len(users) == 40
     expected = [decode_json(encode_json(row)) for row in fetch_rows(engine, "user_data", [u["ind"] for u in users])]
     assert users == expected
     engine.dispose()
+
+
+def test_sample_data_is_named_and_never_sent_to_a_remote_gateway_by_default(tmp_path: Path) -> None:
+    remote = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod"
+    refused = emulate(remote, "", "--count", "3", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "refusing to send the built-in sample data" in refused.stderr and "--allow-sample-data" in refused.stderr
+    assert not (tmp_path / "data").exists()  # nothing seeded, nothing read, nothing sent
+    with GatewayProcess(tmp_path / "lake") as gateway:  # on this machine the sample data is the point
+        local = emulate(gateway.url, "", "--count", "3", "--rate", "0", cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    assert "source: sqlite:///data/pinterest.db (sample data)" in local.stdout
+    allowed = emulate("http://gateway.invalid:9", "", "--count", "1", "--rate", "0", "--max-attempts", "1",
+                      "--allow-sample-data", cwd=tmp_path)  # .invalid never resolves: it tries, and fails
+    assert "source: sqlite:///data/pinterest.db (sample data)" in allowed.stdout
+    assert "refusing" not in allowed.stderr and allowed.returncode == 1

@@ -23,7 +23,7 @@ from pinterest_pipeline.config import load_settings
 from pinterest_pipeline.contract import DEFAULT_PREFIX, KINDS, SOURCE_TABLE_BY_KIND
 from pinterest_pipeline.orchestration import dag as orchestration
 from tests.support import REPO_ROOT
-from tests.support.databricks_stub import DatabricksJobsStub
+from tests.support.databricks_stub import DatabricksJobsStub, submit_problem
 
 RUN_DATE = "2024-08-26T00:00:00+00:00"
 #: What a single Airflow child process may take at most (a local Spark batch run included).
@@ -84,7 +84,8 @@ def test_settings_default_to_the_original_dag():
     assert settings.prefix == DEFAULT_PREFIX
     assert orchestration.notebook_task(settings) == {
         "notebook_path": settings.notebook_path,
-        "base_parameters": {"lake_root": f"/mnt/{DEFAULT_PREFIX}-bucket", "prefix": DEFAULT_PREFIX},
+        "base_parameters": {"lake_root": f"s3://user-{DEFAULT_PREFIX}-bucket", "prefix": DEFAULT_PREFIX,
+                            "catalog": "", "schema": ""},
     }
 
 
@@ -122,6 +123,21 @@ def test_local_command_runs_the_batch_cli_with_the_configured_interpreter(tmp_pa
     command = orchestration.local_batch_command(load_settings(environ=environ), tmp_path)
     assert command == ["/usr/bin/python3", "-m", "pinterest_pipeline.batch", "--lake-root", str(tmp_path / "lake"),
                        "--prefix", "abc", "--warehouse", str(tmp_path / "wh"), "--report", str(tmp_path / "r.md")]
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"notebook_task": {"notebook_path": "/x", "base_parameters": {"lake_root": 3}}}, "map names to strings"),
+    ({"notebook_task": {"path": "/x"}}, "unknown fields"),
+    ({"existing_cluster_id": None, "new_cluster": None}, "needs existing_cluster_id"),
+    ({"timeout": 60}, "Unknown field 'timeout'"),
+    ({"timeout_seconds": "soon"}, "timeout_seconds"),
+])
+def test_the_jobs_api_stub_refuses_what_the_api_refuses(change: dict, problem: str):
+    good = {"run_name": "r", "existing_cluster_id": "c", "timeout_seconds": "60",
+            "notebook_task": orchestration.notebook_task(load_settings(environ={}))}
+    assert submit_problem(good) is None
+    bad = {k: v for k, v in {**good, **change}.items() if v is not None}
+    assert problem in (submit_problem(bad) or "")
 
 
 def test_default_python_prefers_the_repository_venv(tmp_path: Path):
@@ -217,8 +233,8 @@ def test_dag_file_parses_with_the_original_schedule_and_task(airflow_python: str
     assert task["databricks_conn_id"] == "databricks_default"
     assert task["existing_cluster_id"] == "1108-162752-8okw8dgg"
     assert task["notebook_task"]["notebook_path"].endswith("/databricks_s3_to_databricks")
-    assert task["notebook_task"]["base_parameters"] == {"lake_root": f"/mnt/{DEFAULT_PREFIX}-bucket",
-                                                        "prefix": DEFAULT_PREFIX}
+    assert task["notebook_task"]["base_parameters"] == {"lake_root": f"s3://user-{DEFAULT_PREFIX}-bucket",
+                                                        "prefix": DEFAULT_PREFIX, "catalog": "", "schema": ""}
 
 
 def test_local_mode_keeps_the_task_id_and_runs_the_batch_cli(airflow_python: str, tmp_path: Path):
@@ -263,6 +279,7 @@ def test_mwaa_mode_submits_the_notebook_run_and_succeeds_when_databricks_does(
         "run_name": "submit_pintrest_analysis_run",
         "existing_cluster_id": "1108-162752-8okw8dgg",
         "notebook_task": orchestration.notebook_task(load_settings(environ={})),
+        "timeout_seconds": str(3 * 60 * 60),  # the provider sends numbers as JSON strings, as the API accepts
     }
     [run_id] = stub.runs
     assert stub.runs[run_id].polls >= 3  # waited through PENDING and RUNNING to TERMINATED

@@ -2,11 +2,14 @@
 the streaming emulator through the gateway to three Delta tables equal to the batch cleansing."""
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ from pinterest_pipeline.spark.delta import Warehouse
 from pinterest_pipeline.spark.parsing import REASON_BLANK, REASON_MALFORMED, REASON_MISSING_KEY
 from pinterest_pipeline.spark.schemas import RAW_SCHEMAS
 from pinterest_pipeline.streaming.job import (
+    CheckpointIdentity,
     await_queries,
     start_streaming,
     table_counts,
@@ -112,12 +116,50 @@ def test_a_replayed_micro_batch_is_written_once(spark: SparkSession, tmp_path: P
         [("partition_1", encode_json(row), "s", "shardId-000000000000", str(n), datetime(2024, 1, 1))
          for n, row in enumerate(rows, start=1)], KINESIS_SCHEMA)
     warehouse = Warehouse(str(tmp_path))
-    target = dict(kind="pin", table="pin", quarantine="quarantine", warehouse=warehouse)
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "metadata").write_text('{"id":"7f3c0d6e-query"}\n')  # as Spark writes it
+    target = dict(kind="pin", table="pin", quarantine="quarantine", warehouse=warehouse,
+                  identity=CheckpointIdentity(str(checkpoint)))
     write_micro_batch(batch, 0, **target)
     write_micro_batch(batch, 0, **target)  # replayed after a crash: Delta skips it
     assert warehouse.read(spark, "pin").count() == 3
     write_micro_batch(batch, 1, **target)  # the next batch is written
     assert warehouse.read(spark, "pin").count() == 6
+
+
+def test_a_reset_checkpoint_starts_new_transactions_nothing_skipped(spark: SparkSession, moto_endpoint: str,
+                                                                    kinesis: Any, tmp_path: Path) -> None:
+    prefix = uuid.uuid4().hex[:12]
+    ensure_streams(kinesis, prefix)
+    rows = generate_rows(0, 8, seed=4)["pinterest_data"]
+    put_rows(kinesis, stream_name(prefix, "pin"), rows)
+    warehouse, checkpoints = tmp_path / "warehouse", tmp_path / "checkpoints"
+    options = dict(endpoint_url=moto_endpoint, kinds=["pin"], checkpoint_root=str(checkpoints))
+
+    await_queries(start_streaming(spark, prefix, str(warehouse), **options))
+    shutil.rmtree(checkpoints)  # an operator resets the checkpoint: the stream is read again from its start
+    await_queries(start_streaming(spark, prefix, str(warehouse), **options))
+
+    written = Counter(r["ind"] for r in table(spark, warehouse, streaming_table_name(prefix, "pin")).collect())
+    assert written == Counter({row["index"]: 2 for row in rows})  # replayed in full, not skipped as "seen"
+
+
+def test_on_databricks_the_job_imports_without_the_spark_4_data_source_api(tmp_path: Path) -> None:
+    """Spark 3.5 runtimes have no ``pyspark.sql.datasource``: the job must not need it there."""
+    script = (
+        "import sys; sys.modules['pyspark.sql.datasource'] = None; sys.modules['pyspark.sql.streaming.datasource'] = None\n"
+        "from pinterest_pipeline.streaming.job import register_kinesis_source, start_streaming\n"
+        "register_kinesis_source(None)  # the runtime's own source is used: nothing to register\n"
+        "print('imported')\n"
+    )
+    env = {**os.environ, "DATABRICKS_RUNTIME_VERSION": "14.3"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "imported" in done.stdout, done.stderr
+    env.pop("DATABRICKS_RUNTIME_VERSION")
+    off_databricks = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                                    timeout=120)
+    assert "ModuleNotFoundError" in off_databricks.stderr  # elsewhere the data source is needed, and imported
 
 
 def sent_rows(source_url: str, count: int, batch_size: int, seed_value: int, max_index: int) -> dict[str, list]:

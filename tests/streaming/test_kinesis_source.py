@@ -14,10 +14,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import BinaryType, StringType, TimestampType
 
 from pinterest_pipeline.kinesis import ensure_stream
+from pinterest_pipeline.streaming.job import register_kinesis_source
 from pinterest_pipeline.streaming.kinesis_source import (
     TRIM_HORIZON,
     last_sequence_number,
-    register_kinesis_source,
     shard_records,
 )
 

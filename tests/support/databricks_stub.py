@@ -1,7 +1,8 @@
 """A local stand-in for the Databricks Jobs API (runs/submit, runs/get, runs/get-output, runs/cancel).
 
-Serves HTTP on 127.0.0.1 from a thread, checks the bearer token, records every request, and walks
-each submitted run through PENDING → RUNNING → TERMINATED with the scripted result state.
+Serves HTTP on 127.0.0.1 from a thread, checks the bearer token, refuses a ``runs/submit`` body the real API
+would refuse (:func:`submit_problem`), records every request, and walks each submitted run through
+PENDING → RUNNING → TERMINATED with the scripted result state.
 """
 from __future__ import annotations
 
@@ -19,6 +20,44 @@ from urllib.parse import parse_qs, urlsplit
 _JOBS_PATH = re.compile(r"^/api/(?P<version>2\.[12])/jobs/(?P<call>runs/submit|runs/get|runs/get-output|runs/cancel)$")
 #: Life cycle states a run reports before its terminal one, one per ``runs/get`` call.
 LIFE_CYCLE = ("PENDING", "RUNNING")
+#: Top-level fields of ``runs/submit`` (Jobs API 2.1 / 2.2), with the single-task fields the API still takes.
+SUBMIT_FIELDS = frozenset({
+    "run_name", "tasks", "timeout_seconds", "idempotency_token", "git_source", "access_control_list",
+    "email_notifications", "webhook_notifications", "notification_settings", "health", "environments",
+    "budget_policy_id", "queue", "run_as", "libraries",
+    "existing_cluster_id", "new_cluster", "notebook_task", "spark_jar_task", "spark_python_task",
+    "spark_submit_task", "pipeline_task", "python_wheel_task", "dbt_task", "sql_task",
+})
+TASK_TYPES = ("notebook_task", "spark_jar_task", "spark_python_task", "spark_submit_task", "pipeline_task",
+              "python_wheel_task", "dbt_task", "sql_task")
+NOTEBOOK_TASK_FIELDS = frozenset({"notebook_path", "base_parameters", "source", "warehouse_id"})
+
+
+def submit_problem(payload: Any) -> str | None:
+    """Why the real API would refuse this ``runs/submit`` body (unknown or missing fields, wrong types), or None."""
+    if not isinstance(payload, dict):
+        return "the request body must be a JSON object"
+    unknown = sorted(set(payload) - SUBMIT_FIELDS)
+    if unknown:
+        return f"Unknown field '{unknown[0]}'"
+    task_types = [name for name in TASK_TYPES if name in payload]
+    if not payload.get("tasks") and len(task_types) != 1:
+        return "exactly one task (tasks, or one of the single-task fields) is required"
+    if task_types and not ({"existing_cluster_id", "new_cluster"} & set(payload)):
+        return "a single-task run needs existing_cluster_id or new_cluster"
+    notebook = payload.get("notebook_task")
+    if notebook is not None:
+        if not isinstance(notebook, dict) or set(notebook) - NOTEBOOK_TASK_FIELDS:
+            return "notebook_task has unknown fields"
+        if not isinstance(notebook.get("notebook_path"), str) or not notebook["notebook_path"]:
+            return "notebook_task.notebook_path is required"
+        parameters = notebook.get("base_parameters", {})
+        if not isinstance(parameters, dict) or not all(isinstance(v, str) for v in parameters.values()):
+            return "notebook_task.base_parameters must map names to strings"
+    timeout = payload.get("timeout_seconds")
+    if timeout is not None and not str(timeout).isdigit():  # int32, given as a number or a numeric string
+        return "timeout_seconds must be a non-negative integer"
+    return None
 
 
 @dataclass
@@ -88,8 +127,9 @@ class DatabricksJobsStub:
 
     # The Jobs API calls -------------------------------------------------------------------------
     def submit(self, payload: dict[str, Any]) -> tuple[HTTPStatus, dict[str, Any]]:
-        if not isinstance(payload, dict) or not payload.get("run_name"):
-            return HTTPStatus.BAD_REQUEST, _error("INVALID_PARAMETER_VALUE", "run_name is required")
+        problem = submit_problem(payload)
+        if problem is not None:
+            return HTTPStatus.BAD_REQUEST, _error("INVALID_PARAMETER_VALUE", problem)
         with self._lock:
             run_id = next(self._ids)
             self.runs[run_id] = _Run(run_id, payload, task_run_id=next(self._ids))
