@@ -1,14 +1,22 @@
-"""HTTP delivery with retries: exponential backoff on connection errors, 429 and 5xx; a 4xx is final."""
+"""HTTP delivery with retries: exponential backoff on connection errors, 429 and 5xx; a 4xx is final.
+
+A success status is not enough: the answer's body is read too (a gateway may answer 200 with an error in the
+body, as the original's API Gateway did for Kinesis errors), through the transport's ``check``.
+"""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from collections import Counter
+from typing import Any, Callable, Optional, Sequence, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+#: Per-record outcome meaning "not stored, send it again" (see :func:`deliver_in_rounds`).
+RESEND = "resend"
+Row = TypeVar("Row")
 
 
 @dataclass
@@ -39,6 +47,18 @@ class RetryPolicy:
         return min(self.max_delay, self.base_delay * (2**attempt))
 
 
+@dataclass(frozen=True)
+class AnswerError:
+    """An error found in the body of a success answer: its reason, and whether sending again may succeed."""
+
+    reason: str
+    retriable: bool
+
+
+#: Reads a decoded success answer; returns the error it carries, or None when it accepted the records.
+AnswerCheck = Callable[[Any], Optional[AnswerError]]
+
+
 class DeliveryFailed(Exception):
     """A request that was not accepted: final 4xx or retries exhausted."""
 
@@ -67,10 +87,16 @@ def send_with_retry(
     headers: dict[str, str],
     policy: RetryPolicy,
     on_retry: Callable[[], None],
+    check: AnswerCheck | None = None,
     sleep: Callable[[float], None] = time.sleep,
     timeout: float = 30.0,
 ) -> Any:
-    """Send until accepted; return the decoded JSON answer or raise :class:`DeliveryFailed`."""
+    """Send until accepted; return the decoded JSON answer or raise :class:`DeliveryFailed`.
+
+    A success answer that is not JSON fails at once (``unreadable-answer``: the records may be stored, so
+    sending again could duplicate them); one whose body ``check`` finds an error is retried if that error
+    is retriable, and fails otherwise.
+    """
     for attempt in range(policy.max_attempts):
         try:
             response = session.request(method, url, data=body, headers=headers, timeout=timeout)
@@ -79,12 +105,58 @@ def send_with_retry(
         except requests.Timeout as error:
             reason, detail = "timeout", type(error).__name__
         else:
-            if response.status_code < 300:
-                return response.json()
             reason, detail = str(response.status_code), response.text[:300]
-            if response.status_code not in RETRYABLE_STATUS:
+            if response.status_code < 300:
+                answer = _decoded(response)
+                problem = check(answer) if check else None
+                if problem is None:
+                    return answer
+                reason = problem.reason
+                if not problem.retriable:
+                    raise DeliveryFailed(reason, detail)
+            elif response.status_code not in RETRYABLE_STATUS:
                 raise DeliveryFailed(reason, detail)
         if attempt + 1 < policy.max_attempts:
             on_retry()
             sleep(policy.delay(attempt))
     raise DeliveryFailed(reason, f"gave up after {policy.max_attempts} tries ({detail})")
+
+
+def _decoded(response: requests.Response) -> Any:
+    """The JSON of a success answer, or :class:`DeliveryFailed` (``unreadable-answer``)."""
+    try:
+        return response.json()
+    except ValueError:
+        raise DeliveryFailed("unreadable-answer", f"{response.status_code}: {response.text[:300]!r}") from None
+
+
+def deliver_in_rounds(
+    rows: Sequence[Row],
+    send_once: Callable[[Sequence[Row]], list[Optional[str]]],
+    policy: RetryPolicy,
+    stats: DeliveryStats,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Send ``rows``, then again only those the answer asks to resend, until none is left or tries run out.
+
+    ``send_once`` answers one outcome per row: None (stored), :data:`RESEND`, or the reason it failed for
+    good; it raises :class:`DeliveryFailed` when the whole request failed. Every row ends up counted in
+    ``stats`` exactly once, as sent or as failed with its reason.
+    """
+    pending = list(rows)
+    for attempt in range(policy.max_attempts):
+        try:
+            outcomes = send_once(pending)
+        except DeliveryFailed as failure:
+            stats.record_error(failure.reason, len(pending))
+            return
+        stats.sent += outcomes.count(None)
+        for reason, count in Counter(o for o in outcomes if o not in (None, RESEND)).items():
+            stats.record_error(reason, count)
+        pending = [row for row, outcome in zip(pending, outcomes) if outcome == RESEND]
+        if not pending:
+            return
+        if attempt + 1 < policy.max_attempts:
+            stats.retried += 1
+            sleep(policy.delay(attempt))
+    stats.record_error("resend-limit", len(pending))

@@ -1,4 +1,9 @@
-"""Routes of the Kafka REST Proxy v2 the original's batch emulator talks to: produce, list and describe topics."""
+"""Routes of the Kafka REST Proxy v2 behind the original's ``/{proxy+}``: produce, topics and partitions.
+
+Served: ``GET /``, ``GET /topics``, ``GET|POST /topics/{topic}``, ``GET /topics/{topic}/partitions``,
+``GET|POST /topics/{topic}/partitions/{partition}``. Not served (404, as the proxy words it): the consumer,
+broker and v3 APIs, which no producer of this pipeline uses.
+"""
 from __future__ import annotations
 
 import logging
@@ -17,7 +22,7 @@ from pinterest_pipeline.gateway.errors import (
     partition_not_found,
     topic_not_found,
 )
-from pinterest_pipeline.gateway.produce_request import parse_produce_request, unprocessable
+from pinterest_pipeline.gateway.produce_request import bad_request, parse_produce_request, unprocessable
 from pinterest_pipeline.gateway.request_body import BodyTooLarge, read_body
 
 logger = logging.getLogger(__name__)
@@ -43,20 +48,18 @@ def produce_response(offsets: list[tuple[int, int]]) -> dict[str, Any]:
     }
 
 
+def describe_partition(partition: int) -> dict[str, Any]:
+    """The v2 partition description, a single broker (0) leading it."""
+    return {"partition": partition, "leader": 0, "replicas": [{"broker": 0, "leader": True, "in_sync": True}]}
+
+
 def describe_topic(name: str, partitions: int) -> dict[str, Any]:
-    """The v2 topic description, a single broker (0) leading every partition."""
-    return {
-        "name": name,
-        "configs": {},
-        "partitions": [
-            {"partition": p, "leader": 0, "replicas": [{"broker": 0, "leader": True, "in_sync": True}]}
-            for p in range(partitions)
-        ],
-    }
+    """The v2 topic description."""
+    return {"name": name, "configs": {}, "partitions": [describe_partition(p) for p in range(partitions)]}
 
 
 def kafka_rest_routes(backend: RecordBackend, max_body_bytes: int) -> list[BaseRoute]:
-    """``GET /topics``, ``GET /topics/{topic}``, ``POST /topics/{topic}`` over ``backend``."""
+    """The v2 routes listed in the module docstring, over ``backend``."""
 
     async def backend_topics() -> list[str]:
         try:
@@ -70,15 +73,31 @@ def kafka_rest_routes(backend: RecordBackend, max_body_bytes: int) -> list[BaseR
             raise topic_not_found()
         return topic
 
+    async def root(request: Request) -> Response:
+        return JSONResponse({}, media_type=KAFKA_V2_JSON)
+
     async def list_topics(request: Request) -> Response:
         return JSONResponse(sorted(await backend_topics()), media_type=KAFKA_V2_JSON)
 
+    async def partition_count(topic: str) -> int:
+        return await run_in_threadpool(backend.partition_count, topic)
+
+    async def known_partition(topic: str, partition: int) -> int:
+        if partition >= await partition_count(topic):
+            raise partition_not_found()
+        return partition
+
     async def get_topic(request: Request) -> Response:
         topic = await known_topic(request.path_params["topic"])
-        partitions = await run_in_threadpool(backend.partition_count, topic)
-        return JSONResponse(describe_topic(topic, partitions), media_type=KAFKA_V2_JSON)
+        return JSONResponse(describe_topic(topic, await partition_count(topic)), media_type=KAFKA_V2_JSON)
 
-    async def produce(request: Request) -> Response:
+    async def list_partitions(request: Request) -> Response:
+        topic = await known_topic(request.path_params["topic"])
+        count = await partition_count(topic)
+        return JSONResponse([describe_partition(p) for p in range(count)], media_type=KAFKA_V2_JSON)
+
+    async def produce(request: Request, partition: int | None = None) -> Response:
+        """Produce to the topic (each record's own ``partition``, if any) or, given ``partition``, to it."""
         # The proxy's order: content type, then the body (parse, shape, constraints), then the topic.
         if media_type(request.headers.get("content-type")) != PRODUCE_CONTENT_TYPE:
             raise RestError.http(415)
@@ -89,9 +108,14 @@ def kafka_rest_routes(backend: RecordBackend, max_body_bytes: int) -> list[BaseR
         produce_request = await run_in_threadpool(parse_produce_request, body)  # up to 10 MiB: off the loop
         topic = await known_topic(request.path_params["topic"])
         values, partitions = produce_request.values, produce_request.partitions
+        if partition is not None:
+            named = [i for i, p in enumerate(partitions) if p is not None]
+            if named:  # a partition produce request's records have no partition field
+                raise bad_request(f"Unrecognized field \"partition\" in records[{named[0]}].")
+            partitions = [partition] * len(values)
         explicit = partitions if any(p is not None for p in partitions) else None
         if explicit is not None:
-            count = await run_in_threadpool(backend.partition_count, topic)
+            count = await partition_count(topic)
             if any(p is not None and p >= count for p in explicit):
                 raise partition_not_found()
         try:
@@ -108,7 +132,17 @@ def kafka_rest_routes(backend: RecordBackend, max_body_bytes: int) -> list[BaseR
     async def topic(request: Request) -> Response:
         return await (produce(request) if request.method == "POST" else get_topic(request))
 
+    async def partition(request: Request) -> Response:
+        number = request.path_params["partition"]
+        if request.method == "POST":
+            return await produce(request, number)
+        topic = await known_topic(request.path_params["topic"])
+        return JSONResponse(describe_partition(await known_partition(topic, number)), media_type=KAFKA_V2_JSON)
+
     return [
+        Route("/", root, methods=["GET"]),
         Route("/topics", list_topics, methods=["GET"]),
         Route("/topics/{topic}", topic, methods=["GET", "POST"]),
+        Route("/topics/{topic}/partitions", list_partitions, methods=["GET"]),
+        Route("/topics/{topic}/partitions/{partition:int}", partition, methods=["GET", "POST"]),
     ]

@@ -1,5 +1,15 @@
 """The API Gateway's Kinesis proxy routes (``/streams...``) in front of a boto3 Kinesis client.
 
+Requests are read the way the original's API Gateway mapping templates read them (docs/data-contract.md
+§2.4 compares every route with the original):
+
+- ``PUT /streams/{name}/record``: the stream is the one in the path, the body's ``StreamName`` is ignored
+  (whatever its type); ``Data`` is stored as its JSON text, whatever its type (``$input.json('$.Data')``: a
+  string keeps its quotes); ``PartitionKey`` as given (numbers and booleans as their text, ``$input.path``).
+- ``PUT /streams/{name}/records``: ``{"records": [{"data", "partition-key"}]}``; a string ``data`` is stored
+  as its UTF-8 bytes, any other JSON as its JSON text.
+- ``POST /streams/{name}``: CreateStream with ``ShardCount`` from the body, 5 when absent, as the template.
+
 Answers are Kinesis's own response bodies (``ShardId``/``SequenceNumber``; ``FailedRecordCount`` and
 ``Records`` for PutRecords). Errors:
 
@@ -7,15 +17,17 @@ Answers are Kinesis's own response bodies (``ShardId``/``SequenceNumber``; ``Fai
   nothing is sent to Kinesis;
 - a Kinesis error → Kinesis's own status (400 for ``ResourceNotFoundException``,
   ``InvalidArgumentException``, ``ResourceInUseException``...; 5xx for its internal failures) with its
-  body ``{"__type": <code>, "message": ...}``, as API Gateway passes it through. One exception:
-  ``ProvisionedThroughputExceededException`` (also a 400 in Kinesis) answers 429, API Gateway's
+  body ``{"__type": <code>, "message": ...}``. The original's API Gateway, with only a default integration
+  response, answered these with 200 and the same body; clients must read the body either way (the
+  emulators do). ``ProvisionedThroughputExceededException`` (a 400 in Kinesis) answers 429, API Gateway's
   throttling status, so HTTP clients back off and retry instead of giving up;
 - Kinesis unreachable (connection error, timeout) → 502 ``{"message": ...}``, as API Gateway answers
-  for a failed integration.
+  for a failed integration;
+- a method the resource does not define → 403 ``{"message": "Missing Authentication Token"}``, as API
+  Gateway answers.
 
-``Data`` given as a JSON object (or array, number, boolean) is stored as its JSON text; a string is
-stored as its UTF-8 bytes unchanged. The stream name always comes from the URL path. ``GET /streams`` takes
-the optional query parameters ``Limit`` and ``ExclusiveStartStreamName`` to page through ListStreams.
+``GET /streams`` also takes the optional query parameters ``Limit`` and ``ExclusiveStartStreamName`` to page
+through ListStreams (the original's template ignored the query).
 """
 from __future__ import annotations
 
@@ -33,10 +45,12 @@ from pinterest_pipeline.config import DEFAULT_MAX_BODY_BYTES
 from pinterest_pipeline.contract import decode_json, encode_json
 from pinterest_pipeline.gateway.request_body import BodyTooLarge, read_body
 
-#: Shards of a stream created without ``{"ShardCount": n}``.
-DEFAULT_SHARD_COUNT = 1
+#: Shards of a stream created without ``{"ShardCount": n}`` (the original's CreateStream template).
+DEFAULT_SHARD_COUNT = 5
 #: Kinesis errors answered with another status than Kinesis's own (see the module docstring).
 STATUS_OVERRIDES = {"ProvisionedThroughputExceededException": 429}
+#: Every method API Gateway routes (its ``ANY``).
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 class BadRequest(Exception):
@@ -48,7 +62,7 @@ class BadRequest(Exception):
 
 
 def record_bytes(data: Any) -> bytes:
-    """The bytes stored for a ``Data`` value: JSON text of an object, UTF-8 of a string."""
+    """The bytes PutRecords stores for a ``data`` value: UTF-8 of a string, JSON text of anything else."""
     if isinstance(data, str):
         return data.encode("utf-8")
     return encode_json(data)
@@ -84,23 +98,19 @@ async def _json_body(request: Request, limit: int, *, required: bool = True) -> 
 
 
 def _partition_key(value: Any, field: str) -> str:
+    """The key as the template renders it: a string as given, a number or boolean as its JSON text."""
+    if isinstance(value, (bool, int, float)):
+        value = encode_json(value).decode("utf-8")
     if not isinstance(value, str) or not value:
-        raise BadRequest(f"{field} must be a non-empty string")
+        raise BadRequest(f"{field} must be a non-empty string (or a number)")
     return value
 
 
-def _data(value: Any, field: str) -> bytes:
-    if value is None:
-        raise BadRequest(f"{field} is required (a JSON object or a string)")
-    return record_bytes(value)
-
-
 def put_record_request(stream: str, body: dict[str, Any]) -> dict[str, Any]:
-    """PutRecord arguments from ``{"StreamName", "Data", "PartitionKey"}`` (stream from the path)."""
-    named = body.get("StreamName")
-    if named is not None and named != stream:
-        raise BadRequest(f"StreamName {named!r} does not match the stream in the path {stream!r}")
-    return {"StreamName": stream, "Data": _data(body.get("Data"), "Data"),
+    """PutRecord arguments from ``{"Data", "PartitionKey"}``; the stream comes from the path, never the body."""
+    if "Data" not in body:
+        raise BadRequest("Data is required (any JSON value; it is stored as its JSON text)")
+    return {"StreamName": stream, "Data": encode_json(body["Data"]),
             "PartitionKey": _partition_key(body.get("PartitionKey"), "PartitionKey")}
 
 
@@ -113,7 +123,9 @@ def put_records_request(stream: str, body: dict[str, Any]) -> dict[str, Any]:
     for position, record in enumerate(records):
         if not isinstance(record, dict):
             raise BadRequest(f"records[{position}] must be a JSON object")
-        entries.append({"Data": _data(record.get("data"), f"records[{position}].data"),
+        if record.get("data") is None:
+            raise BadRequest(f"records[{position}].data is required (a string or any JSON value)")
+        entries.append({"Data": record_bytes(record["data"]),
                         "PartitionKey": _partition_key(record.get("partition-key"),
                                                        f"records[{position}].partition-key")})
     return {"StreamName": stream, "Records": entries}
@@ -132,8 +144,10 @@ def list_streams_request(query: Mapping[str, str]) -> dict[str, Any]:
 
 
 def create_stream_request(stream: str, body: dict[str, Any]) -> dict[str, Any]:
-    """CreateStream arguments; ``ShardCount`` defaults to :data:`DEFAULT_SHARD_COUNT`."""
+    """CreateStream arguments; ``ShardCount`` (a number, or digits) defaults to :data:`DEFAULT_SHARD_COUNT`."""
     shards = body.get("ShardCount", DEFAULT_SHARD_COUNT)
+    if isinstance(shards, str) and shards.strip().isdigit():
+        shards = int(shards)
     if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
         raise BadRequest("ShardCount must be a positive integer")
     return {"StreamName": stream, "ShardCount": shards}
@@ -163,6 +177,22 @@ def rejecting_bad_requests(endpoint: Endpoint) -> Endpoint:
     return wrapped
 
 
+def missing_authentication_token() -> JSONResponse:
+    """API Gateway's answer to a method the resource does not define."""
+    return JSONResponse({"message": "Missing Authentication Token"}, status_code=403,
+                        headers={"x-amzn-ErrorType": "MissingAuthenticationTokenException"})
+
+
+def api_gateway_resource(path: str, methods: Mapping[str, Endpoint]) -> Route:
+    """One API Gateway resource: ``methods`` by HTTP method, 403 for any other (never Starlette's 405)."""
+
+    async def dispatch(request: Request) -> Response:
+        endpoint = methods.get(request.method)
+        return missing_authentication_token() if endpoint is None else await endpoint(request)
+
+    return Route(path, dispatch, methods=list(HTTP_METHODS))
+
+
 def kinesis_routes(client_factory: Callable[[], Any], max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> list[Route]:
     """The ``/streams`` routes; ``client_factory`` builds the boto3 Kinesis client on first use."""
     client = lru_cache(maxsize=1)(client_factory)
@@ -181,14 +211,15 @@ def kinesis_routes(client_factory: Callable[[], Any], max_body_bytes: int = DEFA
         return await call("list_streams", **list_streams_request(request.query_params))
 
     @rejecting_bad_requests
-    async def stream(request: Request) -> Response:
-        name = request.path_params["stream_name"]
-        if request.method == "POST":
-            body = await _json_body(request, max_body_bytes, required=False)
-            return await call("create_stream", **create_stream_request(name, body))
-        if request.method == "DELETE":
-            return await call("delete_stream", StreamName=name)
-        return await call("describe_stream", StreamName=name)
+    async def create_stream(request: Request) -> Response:
+        body = await _json_body(request, max_body_bytes, required=False)
+        return await call("create_stream", **create_stream_request(request.path_params["stream_name"], body))
+
+    async def describe_stream(request: Request) -> Response:
+        return await call("describe_stream", StreamName=request.path_params["stream_name"])
+
+    async def delete_stream(request: Request) -> Response:
+        return await call("delete_stream", StreamName=request.path_params["stream_name"])
 
     @rejecting_bad_requests
     async def put_record(request: Request) -> Response:
@@ -201,8 +232,9 @@ def kinesis_routes(client_factory: Callable[[], Any], max_body_bytes: int = DEFA
         return await call("put_records", **put_records_request(request.path_params["stream_name"], body))
 
     return [
-        Route("/streams", list_streams, methods=["GET"]),
-        Route("/streams/{stream_name}", stream, methods=["GET", "POST", "DELETE"]),
-        Route("/streams/{stream_name}/record", put_record, methods=["PUT"]),
-        Route("/streams/{stream_name}/records", put_records, methods=["PUT"]),
+        api_gateway_resource("/streams", {"GET": list_streams}),
+        api_gateway_resource("/streams/{stream_name}",
+                             {"GET": describe_stream, "POST": create_stream, "DELETE": delete_stream}),
+        api_gateway_resource("/streams/{stream_name}/record", {"PUT": put_record}),
+        api_gateway_resource("/streams/{stream_name}/records", {"PUT": put_records}),
     ]

@@ -15,6 +15,7 @@ from pinterest_pipeline.contract import KINDS, decode_json, encode_json, topic_n
 from pinterest_pipeline.demo.processes import GatewayProcess
 from pinterest_pipeline.source.database import make_engine, seed
 from tests.support import REPO_ROOT
+from tests.support.scripted_http_server import ScriptedServer
 from tests.support.source_sample import sampled_indices
 
 REPO = REPO_ROOT
@@ -110,6 +111,17 @@ def test_rejected_requests_are_reported_with_nonzero_exit(tmp_path: Path, source
     assert result.returncode == 1
     assert summary_of(result.stdout)["failed"] == 15
     assert "403" in result.stderr and "k-1" not in result.stdout + result.stderr
+
+
+def test_records_a_200_answer_refuses_are_counted_failed_with_nonzero_exit(tmp_path: Path, source_url: str) -> None:
+    # A REST proxy answers 200 with a per-record error_code for records it did not store (1: not retriable).
+    refused = {"offsets": [{"partition": None, "offset": None, "error_code": 1, "error": "record too large"}],
+               "key_schema_id": None, "value_schema_id": None}
+    with ScriptedServer([(200, refused)]) as server:
+        result = emulate(server.url, source_url, "--count", "2", "--rate", "0")
+    assert result.returncode == 1
+    assert (summary_of(result.stdout)["sent"], summary_of(result.stdout)["failed"]) == (0, 6)
+    assert len(server.requests) == 6
 
 
 @pytest.mark.mariadb

@@ -240,6 +240,25 @@ def test_topics_can_be_listed_and_described(make_client: Any) -> None:
     assert client.get("/topics/other").json() == {"error_code": 40401, "message": "Topic not found."}
 
 
+def test_partitions_can_be_listed_described_and_produced_to(make_client: Any, tmp_path: Path) -> None:
+    client = make_client(partitions=2)
+    assert client.get("/").json() == {}
+    listed = client.get(f"/topics/{PIN}/partitions")
+    assert listed.headers["content-type"] == V2 and [p["partition"] for p in listed.json()] == [0, 1]
+    assert client.get(f"/topics/{PIN}/partitions/1").json()["partition"] == 1
+    assert client.get(f"/topics/{PIN}/partitions/2").json() == {"error_code": 40402, "message": "Partition not found."}
+    answer = client.post(f"/topics/{PIN}/partitions/1", content=body({"ind": 5}, {"ind": 6}), headers=PRODUCE_HEADERS)
+    assert [(o["partition"], o["offset"]) for o in answer.json()["offsets"]] == [(1, 0), (1, 1)]
+    assert lake_objects(tmp_path / "lake") == {f"{PIN}+1+0000000000.json": [{"ind": 5}],
+                                               f"{PIN}+1+0000000001.json": [{"ind": 6}]}
+    refused = [client.post(f"/topics/{PIN}/partitions/2", content=body({"ind": 7}), headers=PRODUCE_HEADERS),
+               client.post(f"/topics/{PIN}/partitions/0", headers=PRODUCE_HEADERS,
+                           json={"records": [{"value": {"ind": 8}, "partition": 0}]}),
+               client.post(f"/topics/{PREFIX}.nope/partitions/0", content=body({"ind": 9}), headers=PRODUCE_HEADERS)]
+    assert [(r.status_code, r.json()["error_code"]) for r in refused] == [(404, 40402), (400, 400), (404, 40401)]
+    assert len(lake_objects(tmp_path / "lake")) == 2
+
+
 def test_unknown_routes_and_methods_answer_like_the_proxy(client: TestClient) -> None:
     missing = client.get("/consumers/x")
     assert (missing.status_code, missing.json()) == (404, {"error_code": 404, "message": "HTTP 404 Not Found"})

@@ -72,8 +72,9 @@ def test_create_describe_list_delete(api: TestClient) -> None:
     assert missing.status_code == 400 and missing.json()["__type"] == "ResourceNotFoundException"
 
 
-def test_create_without_body_makes_one_shard_and_twice_is_an_error(api: TestClient, stream: str) -> None:
-    assert len(api.get(f"/streams/{stream}").json()["StreamDescription"]["Shards"]) == 1
+def test_create_without_body_makes_five_shards_and_twice_is_an_error(api: TestClient, stream: str) -> None:
+    # The original's CreateStream template: ShardCount from the body, 5 when absent.
+    assert len(api.get(f"/streams/{stream}").json()["StreamDescription"]["Shards"]) == 5
     again = api.post(f"/streams/{stream}")
     assert again.status_code == 400 and again.json()["__type"] == "ResourceInUseException"
 
@@ -83,16 +84,51 @@ def test_put_record_stores_the_json_of_data(api: TestClient, kinesis: Any, strea
                      json={"StreamName": stream, "Data": ROW, "PartitionKey": "partition_1"})
     assert answer.status_code == 200
     body = answer.json()
-    assert body["ShardId"] == "shardId-000000000000" and body["SequenceNumber"]
+    assert body["ShardId"].startswith("shardId-") and body["SequenceNumber"]
     [record] = stored_records(kinesis, stream)
     assert json.loads(record["Data"]) == ROW
     assert record["PartitionKey"] == "partition_1" and record["SequenceNumber"] == body["SequenceNumber"]
 
 
-def test_put_record_keeps_string_data_as_is(api: TestClient, kinesis: Any, stream: str) -> None:
+@pytest.mark.parametrize("data", ['{"already": "serialised"}', 42, None, [1, "a"], True])
+def test_put_record_stores_any_data_as_its_json_text(api: TestClient, kinesis: Any, stream: str, data: Any) -> None:
+    # $util.base64Encode($input.json('$.Data')): a string keeps its quotes, null is stored as null.
+    assert api.put(f"/streams/{stream}/record", json={"Data": data, "PartitionKey": "k"}).status_code == 200
+    assert [r["Data"] for r in stored_records(kinesis, stream)] == [json.dumps(data, separators=(",", ":")).encode()]
+
+
+@pytest.mark.parametrize("named", [[1], "another-stream", 5, None, {"a": 1}])
+def test_put_record_takes_the_stream_from_the_path_whatever_the_body_names(
+        api: TestClient, kinesis: Any, stream: str, named: Any) -> None:
+    body = {"StreamName": named, "Data": ROW, "PartitionKey": "partition_1"}
+    assert api.put(f"/streams/{stream}/record", json=body).status_code == 200
+    assert [json.loads(r["Data"]) for r in stored_records(kinesis, stream)] == [ROW]
+
+
+@pytest.mark.parametrize("key,stored", [("partition_1", "partition_1"), (7, "7"), (1.5, "1.5"), (True, "true")])
+def test_partition_key_is_read_as_the_template_renders_it(api: TestClient, kinesis: Any, stream: str,
+                                                           key: Any, stored: str) -> None:
+    assert api.put(f"/streams/{stream}/record", json={"Data": ROW, "PartitionKey": key}).status_code == 200
+    assert api.put(f"/streams/{stream}/records",
+                   json={"records": [{"data": ROW, "partition-key": key}]}).status_code == 200
+    assert [r["PartitionKey"] for r in stored_records(kinesis, stream)] == [stored, stored]
+
+
+def test_put_records_keeps_string_data_as_is(api: TestClient, kinesis: Any, stream: str) -> None:
     text = '{"already": "serialised"}'
-    assert api.put(f"/streams/{stream}/record", json={"Data": text, "PartitionKey": "k"}).status_code == 200
+    answer = api.put(f"/streams/{stream}/records", json={"records": [{"data": text, "partition-key": "k"}]})
+    assert answer.status_code == 200
     assert [r["Data"] for r in stored_records(kinesis, stream)] == [text.encode()]
+
+
+@pytest.mark.parametrize("method,path", [("POST", "/streams"), ("DELETE", "/streams"), ("PUT", "/streams/{s}"),
+                                         ("GET", "/streams/{s}/record"), ("POST", "/streams/{s}/records")])
+def test_a_method_the_resource_lacks_answers_as_api_gateway(api: TestClient, kinesis: Any, stream: str,
+                                                            method: str, path: str) -> None:
+    answer = api.request(method, path.format(s=stream), json={"Data": ROW, "PartitionKey": "k"})
+    assert answer.status_code == 403 and answer.json() == {"message": "Missing Authentication Token"}
+    assert answer.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+    assert stored_records(kinesis, stream) == []
 
 
 def test_put_records_answers_per_record_in_order(api: TestClient, kinesis: Any, stream: str) -> None:
@@ -114,7 +150,8 @@ def test_put_records_answers_per_record_in_order(api: TestClient, kinesis: Any, 
     ("record", {"PartitionKey": "k"}, "Data is required"),
     ("record", {"Data": ROW}, "PartitionKey must be a non-empty string"),
     ("record", {"Data": ROW, "PartitionKey": ""}, "PartitionKey must be a non-empty string"),
-    ("record", {"StreamName": "another-stream", "Data": ROW, "PartitionKey": "k"}, "does not match"),
+    ("record", {"Data": ROW, "PartitionKey": {"a": 1}}, "PartitionKey must be a non-empty string"),
+    ("records", {"records": [{"partition-key": "k"}]}, "records[0].data is required"),
     ("records", {"records": []}, "non-empty list"),
     ("records", {"Records": [{"data": ROW, "partition-key": "k"}]}, "non-empty list"),
     ("records", {"records": [{"data": ROW, "partition-key": "k"}, "oops"]}, "records[1] must be a JSON object"),
@@ -135,7 +172,7 @@ def test_oversized_body_is_refused_before_kinesis(moto_endpoint: str, kinesis: A
         answer = small.put(f"/streams/{stream}/record", json={"Data": "x" * 2000, "PartitionKey": "k"})
         assert answer.status_code == 413 and "larger than 1000 bytes" in answer.json()["message"]
         assert small.put(f"/streams/{stream}/record", json={"Data": "x", "PartitionKey": "k"}).status_code == 200
-    assert [r["Data"] for r in stored_records(kinesis, stream)] == [b"x"]
+    assert [r["Data"] for r in stored_records(kinesis, stream)] == [b'"x"']
 
 
 def test_invalid_shard_count_is_rejected(api: TestClient) -> None:
@@ -143,6 +180,8 @@ def test_invalid_shard_count_is_rejected(api: TestClient) -> None:
     answer = api.post(f"/streams/{name}", json={"ShardCount": "two"})
     assert answer.status_code == 400 and "ShardCount" in answer.json()["message"]
     assert name not in stream_names(api)
+    assert api.post(f"/streams/{name}", json={"ShardCount": "2"}).status_code == 200  # the template's output: 2
+    assert len(api.get(f"/streams/{name}").json()["StreamDescription"]["Shards"]) == 2
 
 
 def test_list_streams_pages(api: TestClient, stream: str) -> None:
@@ -198,10 +237,8 @@ def test_ensure_streams_creates_the_three_streams_once(kinesis: Any) -> None:
 def test_routes_through_the_gateway_process(tmp_path: Path, moto_endpoint: str, kinesis: Any) -> None:
     name = f"streaming-test-{uuid.uuid4().hex[:8]}"
     with GatewayProcess(tmp_path / "lake", extra_args=["--kinesis-endpoint", moto_endpoint]) as gateway:
-        created = requests.post(f"{gateway.url}/streams/{name}", timeout=10)
-        if created.status_code == 404:
-            pytest.skip("the gateway does not mount the Kinesis routes (yet)")
-        assert created.status_code == 200
+        created = requests.post(f"{gateway.url}/streams/{name}", json={"ShardCount": 1}, timeout=10)
+        assert created.status_code == 200, created.text
         put = requests.put(f"{gateway.url}/streams/{name}/record", timeout=10,
                            json={"StreamName": name, "Data": ROW, "PartitionKey": "partition_1"})
         assert put.status_code == 200 and put.json()["ShardId"] == "shardId-000000000000"

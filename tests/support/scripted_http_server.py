@@ -1,4 +1,7 @@
-"""A real HTTP server on 127.0.0.1 that answers from a script of (status, JSON body) and records requests."""
+"""A real HTTP server on 127.0.0.1 that answers from a script of (status, body) and records requests.
+
+A body is sent as JSON, or as is when it is ``bytes``.
+"""
 from __future__ import annotations
 
 import json
@@ -24,7 +27,7 @@ class ScriptedServer:
                            "body": json.loads(self.rfile.read(length) or b"null")}
                 server.requests.append(request)
                 status, body = server._next(request)
-                payload = json.dumps(body).encode()
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
