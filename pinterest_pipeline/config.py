@@ -7,6 +7,7 @@ wins over it. A few fields also answer to the standard variable of their tool (:
 """
 from __future__ import annotations
 
+import argparse
 import functools
 import ipaddress
 import os
@@ -71,6 +72,10 @@ class Settings:
     #: Write-ahead log folder; None = the lake writer's default.
     state_dir: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    #: A client must send a request's head within this many seconds (of connecting, or of the last answer).
+    header_timeout_seconds: int = 10
+    #: ... and then its body with no pause longer than this (else 408).
+    body_timeout_seconds: int = 30
     # --- the DAG
     dag_mode: str = MWAA_MODE
     databricks_conn_id: str = "databricks_default"
@@ -91,7 +96,8 @@ class Settings:
         object.__setattr__(self, "dag_mode", self.dag_mode.strip().lower())
         if self.dag_mode not in DAG_MODES:
             raise ValueError(f"{variable('dag_mode')} must be one of {', '.join(DAG_MODES)}, not {self.dag_mode!r}")
-        for name in ("flush_size", "partitions", "max_body_bytes", "polling_period_seconds", "databricks_timeout_seconds"):
+        for name in ("flush_size", "partitions", "max_body_bytes", "header_timeout_seconds", "body_timeout_seconds",
+                     "polling_period_seconds", "databricks_timeout_seconds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{variable(name)} must be at least 1, not {getattr(self, name)}")
         if self.rotate_interval_ms is not None and self.rotate_interval_ms < 1:
@@ -177,13 +183,25 @@ def settings_from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     return found
 
 
+class ConfigError(ValueError):
+    """A settings source that cannot be used; the message names the place, never a secret's value."""
+
+
+def secret_file(path: str) -> str:
+    """The first line of a file holding a secret (an argparse type: keeps secrets out of the process list)."""
+    try:
+        return Path(path).read_text().strip().splitlines()[0]
+    except (OSError, IndexError) as error:
+        raise argparse.ArgumentTypeError(f"cannot read a secret from {path}: {type(error).__name__}") from None
+
+
 def mysql_url_from_credentials(creds: Mapping[str, Any]) -> str:
     """Build a PyMySQL URL from the original ``RDS_*`` keys, quoting user and password."""
     from sqlalchemy.engine import URL
 
     missing = [k for k in CREDENTIAL_KEYS if k not in creds and k != "RDS_PORT"]
     if missing:
-        raise ValueError(f"credentials file lacks keys: {', '.join(missing)}")
+        raise ConfigError(f"credentials file lacks keys: {', '.join(missing)}")
     return URL.create(
         "mysql+pymysql",
         username=str(creds["RDS_USER"]),
@@ -193,6 +211,20 @@ def mysql_url_from_credentials(creds: Mapping[str, Any]) -> str:
         database=str(creds["RDS_DATABASE"]),
         query={"charset": "utf8mb4"},
     ).render_as_string(hide_password=False)
+
+
+def read_credentials(path: Path) -> dict[str, Any]:
+    """The mapping in a ``db_creds.yml``; a YAML error is reported by line and column, never by content."""
+    try:
+        creds = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or type(error).__name__
+        raise ConfigError(f"{path} is not valid YAML{where}: {problem}") from None
+    if not isinstance(creds, dict):
+        raise ConfigError(f"{path} must hold a mapping of RDS_* keys")
+    return creds
 
 
 def find_credentials_file(directory: Path) -> Path | None:
@@ -214,9 +246,6 @@ def load_settings(
     from_file: dict[str, Any] = {}
     path = Path(creds_file) if creds_file else find_credentials_file(Path.cwd())
     if path is not None:
-        creds = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(creds, dict):
-            raise ValueError(f"{path} must hold a mapping of RDS_* keys")
-        from_file["db_url"] = mysql_url_from_credentials(creds)
+        from_file["db_url"] = mysql_url_from_credentials(read_credentials(path))
     layers = {**from_file, **settings_from_environment(environ)}
     return Settings().with_overrides(**layers).with_overrides(**overrides)

@@ -41,6 +41,9 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
 #: What the source writes before the path in ``save_location`` (``"Local save in /data/art"``).
 SAVE_LOCATION_PREFIX = "Local save in "
 
+#: Most records one gateway request may carry, on both route families (Kinesis PutRecords' own limit).
+MAX_RECORDS_PER_REQUEST = 500
+
 
 def topic_name(prefix: str, kind: str) -> str:
     """Kafka topic of one leg, e.g. ``124a514b9149.pin``."""
@@ -90,8 +93,12 @@ def encode_json(value: Any) -> bytes:
     try:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_wire_value)
         return text.encode("utf-8")
-    except (TypeError, ValueError) as error:  # UnicodeEncodeError (a lone surrogate) is a ValueError
+    except UnicodeEncodeError:
+        raise ValueError("not JSON-serialisable: a string holds a lone surrogate (not valid UTF-8)") from None
+    except (TypeError, ValueError) as error:
         raise ValueError(f"not JSON-serialisable: {error}") from None
+    except RecursionError:
+        raise ValueError("not JSON-serialisable: nested too deeply") from None
 
 
 def _reject_constant(name: str) -> Any:
@@ -104,3 +111,5 @@ def decode_json(data: bytes | str) -> Any:
         return json.loads(data, parse_constant=_reject_constant)
     except UnicodeDecodeError as error:
         raise ValueError(f"not UTF-8: {error}") from None
+    except RecursionError:
+        raise ValueError("nested too deeply to be read") from None

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pinterest_pipeline.config import Settings, is_loopback, load_settings
+from pinterest_pipeline.config import ConfigError, Settings, is_loopback, load_settings
 
 CREDS = """RDS_HOST: db.example.com
 RDS_PASSWORD: "p@ss:w/rd"
@@ -84,3 +84,11 @@ def test_environment_values_are_typed_and_named_in_errors() -> None:
         load_settings(environ={"PINTEREST_FLUSH_ON_CLOSE": "maybe"})
     with pytest.raises(ValueError, match="PINTEREST_DATABRICKS_TIMEOUT_SECONDS must be at least 1"):
         load_settings(environ={"PINTEREST_DATABRICKS_TIMEOUT_SECONDS": "0"})
+
+
+def test_a_malformed_credentials_file_is_reported_by_place_never_by_content(tmp_path: Path) -> None:
+    creds = tmp_path / "db_creds.yml"
+    creds.write_text("RDS_HOST: h\n\tRDS_PASSWORD: s3cret\n")  # a tab: not valid YAML
+    with pytest.raises(ConfigError, match="line 2, column 1") as error:
+        load_settings(creds_file=creds, environ={})
+    assert "s3cret" not in str(error.value) and str(creds) in str(error.value)

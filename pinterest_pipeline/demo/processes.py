@@ -74,8 +74,8 @@ class GatewayProcess:
 
     def __init__(self, lake_root: str | Path, flush_size: int = 1, extra_args: Sequence[str] = (),
                  env: Mapping[str, str] | None = None, startup_timeout: float = 30.0,
-                 refuse_while_down: bool = False) -> None:
-        self.lake_root, self.flush_size = str(lake_root), flush_size
+                 refuse_while_down: bool = False, launcher: Sequence[str] = ()) -> None:
+        self.lake_root, self.flush_size, self.launcher = str(lake_root), flush_size, list(launcher)
         self.extra_args, self.startup_timeout = list(extra_args), startup_timeout
         inherited = {k: v for k, v in os.environ.items()
                      if not k.startswith("PINTEREST_") and k != "KAFKA_BOOTSTRAP_SERVERS"}
@@ -95,7 +95,7 @@ class GatewayProcess:
 
     def command(self) -> list[str]:
         inherited = ["--fd", str(self._socket.fileno())] if self._socket else []
-        return [sys.executable, "-m", "pinterest_pipeline.gateway", "--host", "127.0.0.1", "--port",
+        return [*self.launcher, sys.executable, "-m", "pinterest_pipeline.gateway", "--host", "127.0.0.1", "--port",
                 str(self.port), *inherited, "--lake-root", self.lake_root, "--flush-size", str(self.flush_size),
                 *self.extra_args]
 

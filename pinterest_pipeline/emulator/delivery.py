@@ -34,13 +34,23 @@ class DeliveryStats:
         self.errors[reason] = self.errors.get(reason, 0) + records
 
 
+#: Seconds one try waits for its answer (a hung gateway costs this per try, not forever).
+DEFAULT_REQUEST_TIMEOUT_S = 10.0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff: ``base_delay * 2**attempt`` capped at ``max_delay``, for ``max_attempts`` tries."""
+    """Exponential backoff: ``base_delay * 2**attempt`` capped at ``max_delay``, for ``max_attempts`` tries of
+    at most ``request_timeout_s`` each."""
 
     max_attempts: int = 8
     base_delay: float = 0.2
     max_delay: float = 5.0
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before try number ``attempt + 1`` (``attempt`` counts from 0)."""
@@ -89,7 +99,6 @@ def send_with_retry(
     on_retry: Callable[[], None],
     check: AnswerCheck | None = None,
     sleep: Callable[[float], None] = time.sleep,
-    timeout: float = 30.0,
 ) -> Any:
     """Send until accepted; return the decoded JSON answer or raise :class:`DeliveryFailed`.
 
@@ -99,7 +108,7 @@ def send_with_retry(
     """
     for attempt in range(policy.max_attempts):
         try:
-            response = session.request(method, url, data=body, headers=headers, timeout=timeout)
+            response = session.request(method, url, data=body, headers=headers, timeout=policy.request_timeout_s)
         except requests.ConnectionError as error:
             reason, detail = "connection-error", type(error).__name__
         except requests.Timeout as error:

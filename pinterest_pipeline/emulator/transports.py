@@ -6,7 +6,7 @@ from typing import Any, Mapping, Protocol, Sequence
 
 import requests
 
-from pinterest_pipeline.contract import encode_json, stream_name, topic_name
+from pinterest_pipeline.contract import MAX_RECORDS_PER_REQUEST, encode_json, stream_name, topic_name
 from pinterest_pipeline.emulator.delivery import (
     RESEND,
     AnswerCheck,
@@ -21,8 +21,6 @@ from pinterest_pipeline.emulator.delivery import (
 KAFKA_JSON_V2 = "application/vnd.kafka.json.v2+json"
 #: The original streaming emulator's partition key.
 DEFAULT_PARTITION_KEY = "partition_1"
-#: Kinesis PutRecords takes at most this many records per call.
-MAX_PUT_RECORDS = 500
 #: The REST proxy's per-record ``error_code`` for a retriable Kafka exception (1 is non-retriable).
 KAFKA_RETRIABLE_ERROR = 2
 #: Kinesis errors worth sending again (throttling, internal failures); any other ``__type`` is final.
@@ -115,8 +113,8 @@ class KinesisTransport:
         if len(rows) == 1:
             self._put_record(stream, rows[0])
             return
-        for start in range(0, len(rows), MAX_PUT_RECORDS):
-            deliver_in_rounds(rows[start:start + MAX_PUT_RECORDS], partial(self._put_records, stream),
+        for start in range(0, len(rows), MAX_RECORDS_PER_REQUEST):
+            deliver_in_rounds(rows[start:start + MAX_RECORDS_PER_REQUEST], partial(self._put_records, stream),
                               self.policy, self.stats)
 
     def _put_record(self, stream: str, row: Mapping[str, Any]) -> None:

@@ -17,14 +17,19 @@ from pinterest_pipeline.gateway.auth import ApiKeyMiddleware
 from pinterest_pipeline.gateway.backend import RecordBackend
 from pinterest_pipeline.gateway.errors import RestError, error_response, rest_error_handler
 from pinterest_pipeline.gateway.kafka_rest import kafka_rest_routes
+from pinterest_pipeline.gateway.request_body import BodyLimits
 
 HEALTH_PATH = "/health"
 
 
-def health_routes() -> list[BaseRoute]:
-    """``GET /health`` → ``{"status": "ok"}`` (open without API key: it is for process supervisors)."""
+def health_routes(backend: RecordBackend) -> list[BaseRoute]:
+    """``GET /health`` → 200 ``{"status": "ok"}``, or 503 ``{"status": "unavailable", "problems": {part:
+    reason}}`` while the backend cannot store records (open without API key: it is for process supervisors)."""
 
     async def health(request: Request) -> Response:
+        problems = await run_in_threadpool(backend.problems)
+        if problems:
+            return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     return [Route(HEALTH_PATH, health, methods=["GET"])]
@@ -55,7 +60,7 @@ def create_app(
     if settings.api_key:
         middleware.append(Middleware(ApiKeyMiddleware, api_key=settings.api_key, open_paths=[HEALTH_PATH]))
     app = Starlette(
-        routes=[*health_routes(), *kafka_rest_routes(backend, settings.max_body_bytes), *extra_routes],
+        routes=[*health_routes(backend), *kafka_rest_routes(backend, BodyLimits.from_settings(settings)), *extra_routes],
         middleware=middleware,
         exception_handlers={RestError: rest_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,

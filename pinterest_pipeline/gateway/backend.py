@@ -26,6 +26,10 @@ class RecordBackend(Protocol):
         """Number of partitions of an existing topic."""
         ...
 
+    def problems(self) -> dict[str, str]:
+        """What keeps it from storing records now (part → reason); empty when healthy."""
+        ...
+
     def close(self) -> None:
         """Finish pending work and release resources (called once, at shutdown)."""
         ...

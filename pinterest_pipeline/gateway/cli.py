@@ -8,11 +8,13 @@ from typing import Sequence
 
 import uvicorn
 
-from pinterest_pipeline.config import Settings, load_settings
+from pinterest_pipeline.config import Settings, load_settings, secret_file
 from pinterest_pipeline.gateway.app import create_app
 from pinterest_pipeline.gateway.backend import RecordBackend
 from pinterest_pipeline.gateway.kinesis_routes import kinesis_routes
 from pinterest_pipeline.gateway.lake_backend import LakeBackend
+from pinterest_pipeline.gateway.request_body import BodyLimits
+from pinterest_pipeline.gateway.slow_clients import protocol_class
 from pinterest_pipeline.kinesis import kinesis_client
 
 logger = logging.getLogger("pinterest_pipeline.gateway")
@@ -43,7 +45,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                             "data/gateway_state/<bucket> for s3:// lakes)")
     parser.add_argument("--s3-endpoint-url", help="S3 endpoint of an s3:// lake (default: AWS_ENDPOINT_URL_S3)")
     parser.add_argument("--max-body-bytes", type=positive_int, help="largest request body (default 10 MiB)")
-    parser.add_argument("--api-key", help="require this x-api-key header (default: PINTEREST_API_KEY)")
+    parser.add_argument("--api-key", help="require this x-api-key header (default: PINTEREST_API_KEY; a flag's "
+                                          "value is visible to other local users: prefer the variable or the file)")
+    parser.add_argument("--api-key-file", type=secret_file, dest="api_key_from_file", metavar="PATH",
+                        help="a file whose first line is the API key")
     parser.add_argument("--kinesis-endpoint", help="Kinesis API endpoint for the streaming routes")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser.parse_args(argv)
@@ -56,7 +61,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         gateway_host=args.host, gateway_port=args.port, lake_root=args.lake_root, prefix=args.prefix, topics=topics,
         flush_size=args.flush_size, rotate_interval_ms=args.rotate_interval_ms, partitions=args.partitions,
         flush_on_close=args.flush_on_close, state_dir=args.state_dir, s3_endpoint_url=args.s3_endpoint_url,
-        max_body_bytes=args.max_body_bytes, api_key=args.api_key, kinesis_endpoint=args.kinesis_endpoint,
+        max_body_bytes=args.max_body_bytes, api_key=args.api_key or args.api_key_from_file, kinesis_endpoint=args.kinesis_endpoint,
     )
 
 
@@ -79,10 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.info("serving topics %s; %s%s", ", ".join(settings.topic_names), target,
                 "; API key required" if settings.api_key else "")
     streams = kinesis_routes(lambda: kinesis_client(settings.kinesis_endpoint, settings.region),
-                             settings.max_body_bytes)
+                             BodyLimits.from_settings(settings))
     app = create_app(settings, backend, extra_routes=streams)
     config = uvicorn.Config(app, host=settings.gateway_host, port=settings.gateway_port, log_level=args.log_level,
-                            lifespan="on", access_log=False)
+                            lifespan="on", access_log=False, http=protocol_class(settings.header_timeout_seconds))
     sockets = [socket.socket(fileno=args.fd)] if args.fd is not None else None
     uvicorn.Server(config).run(sockets=sockets)
     return 0

@@ -178,6 +178,14 @@ class KafkaBackend:
             raise KafkaUnavailable(f"{deliveries.pending} delivery report(s) still missing")
         return [offset for offset in deliveries.offsets if offset is not None]
 
+    def problems(self) -> dict[str, str]:
+        """``{"kafka": reason}`` when the cluster does not answer a metadata request, else empty."""
+        try:
+            self._current_producer().list_topics(timeout=METADATA_TIMEOUT_S)
+        except KafkaException as error:
+            return {"kafka": f"no metadata from {self.config['bootstrap.servers']}: {error}"}
+        return {}
+
     def close(self) -> None:
         """Deliver what is queued (up to ``message.timeout.ms``)."""
         left = self._producer.flush(self._message_timeout_s)

@@ -23,7 +23,7 @@ from pinterest_pipeline.gateway.errors import (
     topic_not_found,
 )
 from pinterest_pipeline.gateway.produce_request import bad_request, parse_produce_request, unprocessable
-from pinterest_pipeline.gateway.request_body import BodyTooLarge, read_body
+from pinterest_pipeline.gateway.request_body import BodyLimits, BodyTooLarge, BodyTooSlow, read_body
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def describe_topic(name: str, partitions: int) -> dict[str, Any]:
     return {"name": name, "configs": {}, "partitions": [describe_partition(p) for p in range(partitions)]}
 
 
-def kafka_rest_routes(backend: RecordBackend, max_body_bytes: int) -> list[BaseRoute]:
+def kafka_rest_routes(backend: RecordBackend, limits: BodyLimits) -> list[BaseRoute]:
     """The v2 routes listed in the module docstring, over ``backend``."""
 
     async def backend_topics() -> list[str]:
@@ -102,9 +102,11 @@ def kafka_rest_routes(backend: RecordBackend, max_body_bytes: int) -> list[BaseR
         if media_type(request.headers.get("content-type")) != PRODUCE_CONTENT_TYPE:
             raise RestError.http(415)
         try:
-            body = await read_body(request, max_body_bytes)
+            body = await read_body(request, limits)
         except BodyTooLarge:
             raise RestError.http(413) from None
+        except BodyTooSlow:
+            raise RestError.http(408) from None
         produce_request = await run_in_threadpool(parse_produce_request, body)  # up to 10 MiB: off the loop
         topic = await known_topic(request.path_params["topic"])
         values, partitions = produce_request.values, produce_request.partitions

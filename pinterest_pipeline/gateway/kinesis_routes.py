@@ -13,7 +13,8 @@ Requests are read the way the original's API Gateway mapping templates read them
 Answers are Kinesis's own response bodies (``ShardId``/``SequenceNumber``; ``FailedRecordCount`` and
 ``Records`` for PutRecords). Errors:
 
-- a body the route cannot use → 400 ``{"message": ...}`` (413 when larger than ``max_body_bytes``) and
+- a body the route cannot use → 400 ``{"message": ...}`` (413 when larger than the body limit, 408 when
+  its client pauses too long) and
   nothing is sent to Kinesis;
 - a Kinesis error → Kinesis's own status (400 for ``ResourceNotFoundException``,
   ``InvalidArgumentException``, ``ResourceInUseException``...; 5xx for its internal failures) with its
@@ -41,9 +42,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pinterest_pipeline.config import DEFAULT_MAX_BODY_BYTES
-from pinterest_pipeline.contract import decode_json, encode_json
-from pinterest_pipeline.gateway.request_body import BodyTooLarge, read_body
+from pinterest_pipeline.contract import MAX_RECORDS_PER_REQUEST, decode_json, encode_json
+from pinterest_pipeline.gateway.request_body import BodyLimits, BodyTooLarge, BodyTooSlow, read_body
 
 #: Shards of a stream created without ``{"ShardCount": n}`` (the original's CreateStream template).
 DEFAULT_SHARD_COUNT = 5
@@ -61,11 +61,22 @@ class BadRequest(Exception):
         self.status = status
 
 
-def record_bytes(data: Any) -> bytes:
+def json_bytes(value: Any, field: str) -> bytes:
+    """``value``'s compact JSON text, or :class:`BadRequest` naming ``field`` (lone surrogate, too deep)."""
+    try:
+        return encode_json(value)
+    except ValueError as error:
+        raise BadRequest(f"{field} cannot be stored: {error}") from None
+
+
+def record_bytes(data: Any, field: str = "data") -> bytes:
     """The bytes PutRecords stores for a ``data`` value: UTF-8 of a string, JSON text of anything else."""
     if isinstance(data, str):
-        return data.encode("utf-8")
-    return encode_json(data)
+        try:
+            return data.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest(f"{field} cannot be stored: it holds a lone surrogate (not valid UTF-8)") from None
+    return json_bytes(data, field)
 
 
 def _wire_value(value: Any) -> Any:
@@ -79,11 +90,13 @@ def _wire_value(value: Any) -> Any:
     return value
 
 
-async def _json_body(request: Request, limit: int, *, required: bool = True) -> dict[str, Any]:
+async def _json_body(request: Request, limits: BodyLimits, *, required: bool = True) -> dict[str, Any]:
     try:
-        raw = await read_body(request, limit)
+        raw = await read_body(request, limits)
     except BodyTooLarge as error:
         raise BadRequest(str(error), status=413) from None
+    except BodyTooSlow as error:
+        raise BadRequest(str(error), status=408) from None
     if not raw.strip():
         if required:
             raise BadRequest("request body is empty; a JSON object is required")
@@ -100,7 +113,7 @@ async def _json_body(request: Request, limit: int, *, required: bool = True) -> 
 def _partition_key(value: Any, field: str) -> str:
     """The key as the template renders it: a string as given, a number or boolean as its JSON text."""
     if isinstance(value, (bool, int, float)):
-        value = encode_json(value).decode("utf-8")
+        value = json_bytes(value, field).decode("utf-8")
     if not isinstance(value, str) or not value:
         raise BadRequest(f"{field} must be a non-empty string (or a number)")
     return value
@@ -110,7 +123,7 @@ def put_record_request(stream: str, body: dict[str, Any]) -> dict[str, Any]:
     """PutRecord arguments from ``{"Data", "PartitionKey"}``; the stream comes from the path, never the body."""
     if "Data" not in body:
         raise BadRequest("Data is required (any JSON value; it is stored as its JSON text)")
-    return {"StreamName": stream, "Data": encode_json(body["Data"]),
+    return {"StreamName": stream, "Data": json_bytes(body["Data"], "Data"),
             "PartitionKey": _partition_key(body.get("PartitionKey"), "PartitionKey")}
 
 
@@ -119,13 +132,15 @@ def put_records_request(stream: str, body: dict[str, Any]) -> dict[str, Any]:
     records = body.get("records")
     if not isinstance(records, list) or not records:
         raise BadRequest("records must be a non-empty list of {\"data\", \"partition-key\"} objects")
+    if len(records) > MAX_RECORDS_PER_REQUEST:
+        raise BadRequest(f"records holds {len(records)} records; at most {MAX_RECORDS_PER_REQUEST} per request")
     entries = []
     for position, record in enumerate(records):
         if not isinstance(record, dict):
             raise BadRequest(f"records[{position}] must be a JSON object")
         if record.get("data") is None:
             raise BadRequest(f"records[{position}].data is required (a string or any JSON value)")
-        entries.append({"Data": record_bytes(record["data"]),
+        entries.append({"Data": record_bytes(record["data"], f"records[{position}].data"),
                         "PartitionKey": _partition_key(record.get("partition-key"),
                                                        f"records[{position}].partition-key")})
     return {"StreamName": stream, "Records": entries}
@@ -193,7 +208,7 @@ def api_gateway_resource(path: str, methods: Mapping[str, Endpoint]) -> Route:
     return Route(path, dispatch, methods=list(HTTP_METHODS))
 
 
-def kinesis_routes(client_factory: Callable[[], Any], max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> list[Route]:
+def kinesis_routes(client_factory: Callable[[], Any], limits: BodyLimits = BodyLimits()) -> list[Route]:
     """The ``/streams`` routes; ``client_factory`` builds the boto3 Kinesis client on first use."""
     client = lru_cache(maxsize=1)(client_factory)
 
@@ -212,7 +227,7 @@ def kinesis_routes(client_factory: Callable[[], Any], max_body_bytes: int = DEFA
 
     @rejecting_bad_requests
     async def create_stream(request: Request) -> Response:
-        body = await _json_body(request, max_body_bytes, required=False)
+        body = await _json_body(request, limits, required=False)
         return await call("create_stream", **create_stream_request(request.path_params["stream_name"], body))
 
     async def describe_stream(request: Request) -> Response:
@@ -223,12 +238,12 @@ def kinesis_routes(client_factory: Callable[[], Any], max_body_bytes: int = DEFA
 
     @rejecting_bad_requests
     async def put_record(request: Request) -> Response:
-        body = await _json_body(request, max_body_bytes)
+        body = await _json_body(request, limits)
         return await call("put_record", **put_record_request(request.path_params["stream_name"], body))
 
     @rejecting_bad_requests
     async def put_records(request: Request) -> Response:
-        body = await _json_body(request, max_body_bytes)
+        body = await _json_body(request, limits)
         return await call("put_records", **put_records_request(request.path_params["stream_name"], body))
 
     return [

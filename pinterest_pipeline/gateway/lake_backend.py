@@ -43,5 +43,8 @@ class LakeBackend:
     def partition_count(self, topic: str) -> int:
         return self.writer.partitions
 
+    def problems(self) -> dict[str, str]:
+        return self.writer.problems()
+
     def close(self) -> None:
         self.writer.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pinterest_pipeline.contract import decode_json
+from pinterest_pipeline.contract import MAX_RECORDS_PER_REQUEST, decode_json
 from pinterest_pipeline.gateway.errors import RestError
 
 REQUEST_FIELDS = frozenset({"records", "key_schema", "key_schema_id", "value_schema", "value_schema_id"})
@@ -66,6 +66,8 @@ def _check_constraints(records: list[dict[str, Any]] | None) -> None:
     """Constraint violations of a well-formed request."""
     if not records:
         raise unprocessable("records must not be empty")
+    if len(records) > MAX_RECORDS_PER_REQUEST:
+        raise unprocessable(f"records holds {len(records)} records; at most {MAX_RECORDS_PER_REQUEST} per request")
     for index, record in enumerate(records):
         partition = record.get("partition")
         if partition is not None and partition < 0:

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -13,6 +16,11 @@ from pinterest_pipeline.lake.wal import Journal, read_journals
 Undo = Callable[[], None]
 logger = logging.getLogger(__name__)
 
+
+def describe(error: BaseException) -> str:
+    """An error in one line: its type and message."""
+    return f"{type(error).__name__}: {error}"
+
 #: A journal this large is replaced by one holding only the pending records.
 JOURNAL_LIMIT_BYTES = 1024 * 1024
 
@@ -23,13 +31,31 @@ class PartitionLog:
     Objects are cut in offset order and named by their first offset. A new log resumes from what a previous
     run left: the objects in the lake (the last one tells where they end) and the journal (the records after
     that are pending), so offsets continue and nothing acknowledged is lost or written twice.
+
+    A storage error never needs a restart: an append that failed is taken back, and if even that fails the
+    repair is retried before the next append (which fails until it succeeds); :meth:`problem` says why the
+    partition cannot write, probing the storage again first.
     """
 
-    def __init__(self, topic: str, partition: int, store: ObjectStore, folder: Path, flush_size: int) -> None:
+    def __init__(self, topic: str, partition: int, store: ObjectStore, folder: Path, flush_size: int,
+                 state_lock: threading.RLock | None = None) -> None:
         self.topic, self.partition, self.store = topic, partition, store
         self.folder, self.flush_size = folder, flush_size
-        #: Set when records that were not acknowledged could not be taken back out of the journal.
-        self.broken: OSError | None = None
+        #: Guards offsets, pending records and the journal: held by appends, and by object writes between puts.
+        self.state_lock = state_lock if state_lock is not None else threading.RLock()
+        #: Held by the one thread writing this partition's objects (in offset order); never acquire it while
+        #: holding :attr:`state_lock`.
+        self.writing = threading.Lock()
+        #: Notified each time an object is written (waiters hold :attr:`state_lock`).
+        self.drained = threading.Condition(self.state_lock)
+        #: Taking back unacknowledged records that failed (storage refused); retried before the next append.
+        self._unsettled: Undo | None = None
+        #: Why the last journal append / object write failed; cleared by the next success.
+        self.journal_failure: str | None = None
+        self.object_failure: str | None = None
+        removed = store.remove_incomplete(partition_folder(topic, partition), f"{topic}+{partition}+")
+        if removed:
+            logger.info("removed %d incomplete object(s) a killed writer left in %s[%d]", removed, topic, partition)
         journals = read_journals(folder)
         logged = {journal.start + i: line for journal, lines in journals for i, line in enumerate(lines)}
         lake_end = self._lake_end()
@@ -72,18 +98,22 @@ class PartitionLog:
         On failure nothing of ``lines`` is kept. The undo removes them again, for a request whose records for
         another partition could not be journaled; it must be called before :meth:`write_objects`.
         """
-        if self.broken is not None:
-            raise OSError(f"the journal of {self.topic}[{self.partition}] needs a restart") from self.broken
+        self._settle()
         first, journal = self.next_offset, self.journal
-        if journal is None:
-            self.journal = Journal.create(self.folder, self.pending_start, self.pending + lines)
-        else:
-            size = journal.size
-            try:
-                journal.append(lines)
-            except BaseException:
-                self._take_back(lambda: journal.truncate(size))
-                raise
+        try:
+            if journal is None:
+                self.journal = Journal.create(self.folder, self.pending_start, self.pending + lines)
+            else:
+                size = journal.size
+                try:
+                    journal.append(lines)
+                except BaseException:
+                    self._take_back(lambda: journal.truncate(size))
+                    raise
+        except OSError as error:
+            self.journal_failure = describe(error)
+            raise
+        self.journal_failure = None
         self.pending.extend(lines)
         self.arrivals.extend([time.monotonic()] * len(lines))
         self.next_offset += len(lines)
@@ -104,29 +134,105 @@ class PartitionLog:
         try:
             action()
         except OSError as error:
-            # The file and the memory disagree now: refuse appends until a restart re-reads the file.
-            self.broken = error
-            logger.error("could not take unacknowledged records out of %s", self.folder, exc_info=True)
+            # The file holds records the memory does not: repair it before anything else is appended.
+            self._unsettled = action
+            logger.error("could not take unacknowledged records out of %s yet: %s", self.folder, describe(error))
 
-    def write_objects(self, rotate_interval_s: float | None = None, flush_partial: bool = False) -> int:
-        """Write the objects that are ready, oldest first; the number written.
+    def _settle(self) -> None:
+        """Finish a take-back that failed earlier; ``OSError`` while storage still refuses it."""
+        if self._unsettled is None:
+            return
+        try:
+            self._unsettled()
+        except OSError as error:
+            raise OSError(f"the journal of {self.topic}[{self.partition}] cannot be repaired yet: "
+                          f"{describe(error)}") from error
+        self._unsettled = None
+        logger.info("repaired the journal of %s[%d]", self.topic, self.partition)
+
+    def problem(self) -> str | None:
+        """Why this partition cannot write now, after trying its storage again; None when it can."""
+        try:
+            self._settle()
+            if self.journal_failure is not None:
+                self._probe_journal_folder()
+                self.journal_failure = None
+        except OSError as error:
+            return f"journal: {describe(error)}"
+        return None if self.object_failure is None else f"lake object: {self.object_failure}"
+
+    def _probe_journal_folder(self) -> None:
+        """Raise ``OSError`` unless the journal (or, without one, its folder) can be written."""
+        if self.journal is not None:
+            with open(self.journal.path, "ab"):
+                return
+        os.makedirs(self.folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=self.folder):
+            return
+
+    def _next_object(self, rotate_interval_s: float | None, flush_partial: bool, now: float,
+                     up_to: int | None = None) -> tuple[str, bytes, int] | None:
+        """Key, bytes and record count of the oldest object ready to be written, if any (under the state lock).
 
         Ready: ``flush_size`` records, or fewer whose first arrived ``rotate_interval_s`` ago, or any when
-        ``flush_partial``. A failed write leaves the records pending (the caller retries later).
+        ``flush_partial``; and starting before offset ``up_to`` when given.
+        """
+        if not self.pending or (up_to is not None and self.pending_start >= up_to):
+            return None
+        due = rotate_interval_s is not None and now - self.arrivals[0] >= rotate_interval_s
+        if len(self.pending) < self.flush_size and not (due or flush_partial):
+            return None
+        count = min(self.flush_size, len(self.pending))
+        return object_key(self.topic, self.partition, self.pending_start), b"".join(self.pending[:count]), count
+
+    def has_ready_object(self, rotate_interval_s: float | None = None) -> bool:
+        """Whether an object is ready to be written."""
+        with self.state_lock:
+            return self._next_object(rotate_interval_s, False, time.monotonic()) is not None
+
+    def ahead_of(self, offset: int) -> int:
+        """Records before ``offset`` not yet in an object."""
+        with self.state_lock:
+            return max(0, offset - self.pending_start)
+
+    def wait_for_backlog(self, limit: int, timeout_s: float) -> bool:
+        """Wait until at most ``limit`` records of full objects wait to be written (False on timeout)."""
+
+        def small_enough() -> bool:
+            return len(self.pending) - len(self.pending) % self.flush_size <= limit
+
+        with self.drained:
+            return self.drained.wait_for(small_enough, timeout_s)
+
+    def write_objects(self, rotate_interval_s: float | None = None, flush_partial: bool = False,
+                      up_to: int | None = None) -> int:
+        """Write the objects that are ready (and start before offset ``up_to``), oldest first; the number
+        written. Call it holding :attr:`writing`: the state lock is taken only between puts, so appends go on
+        while objects are written.
+
+        A failed write leaves the records pending (the caller retries later).
         """
         written, now = 0, time.monotonic()
-        while self.pending:
-            due = rotate_interval_s is not None and now - self.arrivals[0] >= rotate_interval_s
-            if len(self.pending) < self.flush_size and not (due or flush_partial):
+        while True:
+            with self.state_lock:
+                ready = self._next_object(rotate_interval_s, flush_partial, now, up_to)
+            if ready is None:
                 break
-            count = min(self.flush_size, len(self.pending))
-            key = object_key(self.topic, self.partition, self.pending_start)
-            self.store.put(key, b"".join(self.pending[:count]))
-            del self.pending[:count], self.arrivals[:count]
-            self.pending_start += count
+            key, data, count = ready
+            try:
+                self.store.put(key, data)
+            except Exception as error:
+                self.object_failure = describe(error)
+                raise
+            self.object_failure = None
+            with self.state_lock:
+                del self.pending[:count], self.arrivals[:count]
+                self.pending_start += count
+                self.drained.notify_all()
             written += 1
-        if self.journal is not None and self.journal.size >= JOURNAL_LIMIT_BYTES:
-            self._renew_journal()
+        with self.state_lock:
+            if self.journal is not None and self.journal.size >= JOURNAL_LIMIT_BYTES:
+                self._renew_journal()
         return written
 
     def _renew_journal(self) -> None:

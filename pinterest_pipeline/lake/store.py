@@ -1,6 +1,7 @@
 """Where lake objects live: a local folder (atomic, fsync'd writes) or an fsspec URL such as ``s3://bucket/prefix``."""
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -22,6 +23,10 @@ class ObjectStore(Protocol):
 
     def list_names(self, folder: str) -> list[str]:
         """Names of the objects directly under ``folder`` (a key prefix ending with ``/``); [] when none."""
+
+    def remove_incomplete(self, folder: str, name_prefix: str) -> int:
+        """Remove what puts of objects named ``name_prefix…`` under ``folder`` left when they were killed;
+        the number removed."""
 
 
 def is_url(root: str) -> bool:
@@ -78,6 +83,13 @@ class LocalObjectStore:
     def get(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
 
+    def remove_incomplete(self, folder: str, name_prefix: str) -> int:
+        """Delete the hidden temporaries of puts killed before their rename."""
+        leftovers = list((self.root / folder).glob(f".{glob.escape(name_prefix)}*.tmp"))
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+        return len(leftovers)
+
     def list_names(self, folder: str) -> list[str]:
         path = self.root / folder
         if not path.is_dir():
@@ -106,6 +118,10 @@ class FsspecObjectStore:
 
     def get(self, key: str) -> bytes:
         return self.fs.cat_file(self._path(key))
+
+    def remove_incomplete(self, folder: str, name_prefix: str) -> int:
+        """Nothing to do: an object store's put is atomic."""
+        return 0
 
     def list_names(self, folder: str) -> list[str]:
         path = self._path(folder).rstrip("/")

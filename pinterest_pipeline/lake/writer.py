@@ -11,11 +11,12 @@ import fcntl
 import logging
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from pinterest_pipeline.contract import MAX_RECORDS_PER_REQUEST
 from pinterest_pipeline.lake.layout import lake_line
 from pinterest_pipeline.lake.partition_log import PartitionLog, Undo
 from pinterest_pipeline.lake.store import ObjectStore, is_url, make_dirs, open_store
@@ -27,6 +28,10 @@ _TOPIC_NAME = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,249}$")
 #: State folder of writers whose lake is remote, under the working directory.
 REMOTE_STATE_ROOT = Path("data/gateway_state")
 LOCK_FILE = "writer.lock"
+#: Records of full objects a partition may have waiting for the background writer before requests wait.
+BACKLOG_HIGH_WATER = 4 * MAX_RECORDS_PER_REQUEST
+#: Longest wait for the backlog to shrink (writes failing): the records are durable, the request is answered.
+BACKPRESSURE_TIMEOUT_S = 30.0
 
 
 def default_state_dir(root: str | Path) -> Path:
@@ -61,20 +66,24 @@ def _lock_state_dir(folder: Path) -> IO[str]:
 
 @dataclass
 class _Topic:
-    """The partitions of one topic, behind one lock."""
+    """The partitions of one topic, whose appends share one lock (a request is journaled whole or not at all)."""
 
     logs: dict[int, PartitionLog]
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.RLock
     requests: int = 0  # round robin over partitions, one step per request
 
 
 class LakeWriter:
     """Append records to the lake at ``root`` (a folder or ``s3://bucket/prefix``); thread-safe.
 
+    A request's objects are written before :meth:`append` returns when no other thread is writing that
+    partition; otherwise a background thread writes them right after (the records are durable either way, in
+    the journal), so that a one-record request never waits behind a 500-record one.
+
     - ``flush_size``: records per object (1 = one object per record, as the original pipeline);
     - ``partitions``: partitions per topic; a request without explicit partitions goes to the next one in turn;
     - ``rotate_interval_s``: also write a partial object once its first record is that old (checked on each
-      append and by a background timer);
+      append and by the background writer);
     - ``flush_on_close``: on :meth:`close`, write partial objects too (else they wait in the journal for the
       next run);
     - ``state_dir``: the journals (default :func:`default_state_dir`); one writer per state folder;
@@ -108,16 +117,16 @@ class LakeWriter:
         self._topics: dict[str, _Topic] = {}
         self._registry = threading.Lock()
         self._closed = threading.Event()
-        self._timer: threading.Thread | None = None
+        #: Set by a request that found its partition's objects being written by another thread.
+        self._wake = threading.Event()
         try:
             for topic in sorted({check_topic(t) for t in topics} | self._topics_with_state()):
                 self._topic(topic)
         except BaseException:
             self._state_lock.close()
             raise
-        if rotate_interval_s is not None:
-            self._timer = threading.Thread(target=self._rotate_periodically, name="lake-rotate", daemon=True)
-            self._timer.start()
+        self._background = threading.Thread(target=self._write_in_background, name="lake-objects", daemon=True)
+        self._background.start()
 
     def __repr__(self) -> str:
         return f"LakeWriter({self.root!r}, flush_size={self.flush_size}, partitions={self.partitions})"
@@ -138,12 +147,13 @@ class LakeWriter:
             if state is None:
                 folder = self.state_dir / check_topic(topic)
                 found = {int(p.name.removeprefix("partition=")) for p in folder.glob("partition=*") if p.is_dir()}
+                lock = threading.RLock()
                 logs = {
                     partition: PartitionLog(topic, partition, self.store, folder / f"partition={partition}",
-                                            self.flush_size)
+                                            self.flush_size, lock)
                     for partition in sorted(set(range(self.partitions)) | found)
                 }
-                state = self._topics[topic] = _Topic(logs)
+                state = self._topics[topic] = _Topic(logs, lock)
                 for log in logs.values():
                     self._write_objects(log)
         return state
@@ -171,9 +181,14 @@ class LakeWriter:
                 default = state.requests % self.partitions
                 state.requests += 1
                 chosen = [default if p is None else p for p in chosen]
-            return self._append_locked(state, lines, chosen)
+            offsets = self._journal_locked(state, lines, chosen)
+        for partition in sorted(set(chosen)):
+            own = [offset for p, offset in offsets if p == partition]
+            self._write_or_hand_over(state.logs[partition], min(own), max(own) + 1)
+        return offsets
 
-    def _append_locked(self, state: _Topic, lines: list[bytes], chosen: list[int]) -> list[tuple[int, int]]:
+    def _journal_locked(self, state: _Topic, lines: list[bytes], chosen: list[int]) -> list[tuple[int, int]]:
+        """Journal each record in its partition, all or none; ``(partition, offset)`` of each."""
         by_partition: dict[int, list[int]] = {}
         for index, partition in enumerate(chosen):
             by_partition.setdefault(partition, []).append(index)
@@ -189,29 +204,70 @@ class LakeWriter:
             for undo in reversed(undos):
                 undo()
             raise
-        for partition in by_partition:
-            self._write_objects(state.logs[partition])
         return offsets
 
+    def _write_or_hand_over(self, log: PartitionLog, first: int, end: int) -> None:
+        """Write the objects of a request's records (offsets ``first``..``end - 1``) before answering when the
+        partition is idle; when another thread is writing it, or older records wait, hand them to the
+        background writer and answer at once (they are durable in the journal), so that a one-record request
+        never waits behind a 500-record one: only a backlog above :data:`BACKLOG_HIGH_WATER` holds it back."""
+        if log.ahead_of(first) < self.flush_size and log.writing.acquire(blocking=False):
+            try:
+                self._write_held(log, up_to=end)
+            finally:
+                log.writing.release()
+            return
+        self._wake.set()
+        if not log.wait_for_backlog(BACKLOG_HIGH_WATER - (end - first), BACKPRESSURE_TIMEOUT_S):
+            logger.warning("%s[%d]: lake objects are not being written; answering anyway (records journaled)",
+                           log.topic, log.partition)
+
     def _write_objects(self, log: PartitionLog, flush_partial: bool = False) -> None:
-        """Write the ready objects of one partition; on failure the records wait in the journal for a retry."""
+        """Write the ready objects of one partition, waiting for another thread writing them to finish."""
+        with log.writing:
+            self._write_held(log, flush_partial)
+
+    def _write_held(self, log: PartitionLog, flush_partial: bool = False, up_to: int | None = None) -> bool:
+        """Write ready objects (``log.writing`` held); False when a write failed: the records wait in the journal
+        for a retry."""
         try:
-            log.write_objects(self.rotate_interval_s, flush_partial)
+            log.write_objects(self.rotate_interval_s, flush_partial, up_to)
         except Exception:
             logger.warning("could not write a lake object of %s[%d]; %d records wait in the journal",
                            log.topic, log.partition, len(log.pending), exc_info=True)
+            return False
+        return True
 
     def _for_each_log(self, action: Callable[[PartitionLog], None]) -> None:
+        """``action`` on every partition, holding no lock (it takes those it needs: ``writing``, then state)."""
         with self._registry:
             states = list(self._topics.values())
         for state in states:
-            with state.lock:
-                for log in state.logs.values():
-                    action(log)
+            for log in list(state.logs.values()):
+                action(log)
 
     def write_due_objects(self, flush_partial: bool = False) -> None:
         """Write every object that is ready (full, due for rotation, or any when ``flush_partial``)."""
-        self._for_each_log(lambda log: self._write_objects(log, flush_partial))
+        def write(log: PartitionLog) -> None:
+            if flush_partial or log.has_ready_object(self.rotate_interval_s):
+                self._write_objects(log, flush_partial)
+
+        self._for_each_log(write)
+
+    def problems(self) -> dict[str, str]:
+        """``"<topic>[<partition>]"`` → why it cannot write now, for each partition that cannot (objects due are
+        retried and the journal's storage probed first, so a partition that recovered is not listed)."""
+        found: dict[str, str] = {}
+
+        def check(log: PartitionLog) -> None:
+            self._write_objects(log)
+            with log.state_lock:
+                problem = log.problem()
+            if problem is not None:
+                found[f"{log.topic}[{log.partition}]"] = problem
+
+        self._for_each_log(check)
+        return found
 
     def pending(self, topic: str) -> int:
         """Records of ``topic`` acknowledged but not yet in an object."""
@@ -219,16 +275,21 @@ class LakeWriter:
         with state.lock:
             return sum(len(log.pending) for log in state.logs.values())
 
-    def _rotate_periodically(self) -> None:
-        assert self.rotate_interval_s is not None
-        period = min(max(self.rotate_interval_s / 4, 0.05), 1.0)
-        while not self._closed.wait(period):
+    def _write_in_background(self) -> None:
+        """Write what requests left to it, and partial objects due for rotation, until the writer closes."""
+        period = None if self.rotate_interval_s is None else min(max(self.rotate_interval_s / 4, 0.05), 1.0)
+        while True:
+            self._wake.wait(period)
+            self._wake.clear()
+            if self._closed.is_set():
+                return
             self.write_due_objects()
 
     def _finish(self, log: PartitionLog) -> None:
         self._write_objects(log, flush_partial=self.flush_on_close)
         try:
-            log.close()
+            with log.state_lock:
+                log.close()
         except OSError:
             logger.warning("could not remove the journal of %s[%d]", log.topic, log.partition, exc_info=True)
 
@@ -237,7 +298,7 @@ class LakeWriter:
         if self._closed.is_set():
             return
         self._closed.set()
-        if self._timer is not None:
-            self._timer.join()
+        self._wake.set()
+        self._background.join()
         self._for_each_log(self._finish)
         self._state_lock.close()

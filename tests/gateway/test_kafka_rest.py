@@ -186,7 +186,10 @@ def test_a_failing_backend_answers_500_and_stores_nothing(client: TestClient, tm
     answer = client.post(f"/topics/{PIN}", content=body({"ind": 1}, {"ind": 2}), headers=PRODUCE_HEADERS)
     assert answer.status_code == 500
     assert answer.json() == {"error_code": 50002, "message": "Kafka error: NotADirectoryError"}
+    health = client.get("/health")
+    assert health.status_code == 503 and health.json()["problems"][f"{PIN}[0]"].startswith("journal: ")
     blocker.unlink()
+    assert client.get("/health").json() == {"status": "ok"}
     retried = client.post(f"/topics/{PIN}", content=body({"ind": 1}, {"ind": 2}), headers=PRODUCE_HEADERS)
     assert [o["offset"] for o in retried.json()["offsets"]] == [0, 1]
     assert list(lake_objects(tmp_path / "lake").values()) == [[{"ind": 1}], [{"ind": 2}]]
@@ -200,6 +203,9 @@ class UnreachableBackend:
 
     produce = partition_count = topics
 
+    def problems(self) -> dict[str, str]:
+        return {"kafka": "broker down"}
+
     def close(self) -> None:
         pass
 
@@ -209,8 +215,10 @@ def test_an_unreachable_backend_answers_a_proxy_500(tmp_path: Path, method: str,
     settings = Settings(lake_root=str(tmp_path / "lake"))
     with TestClient(create_app(settings, UnreachableBackend())) as client:
         answer = client.request(method, path, content=VALID, headers=PRODUCE_HEADERS)
+        health = client.get("/health")
     assert answer.status_code == 500
     assert answer.json() == {"error_code": 50002, "message": "Kafka error: ConnectionRefusedError"}
+    assert (health.status_code, health.json()) == (503, {"status": "unavailable", "problems": {"kafka": "broker down"}})
 
 
 def test_the_api_key_is_required_everywhere_but_health_and_never_logged(make_client: Any, tmp_path: Path,

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from pinterest_pipeline.demo.processes import GatewayProcess, free_port
 from pinterest_pipeline.gateway.kinesis_routes import kinesis_error_response, kinesis_routes
+from pinterest_pipeline.gateway.request_body import BodyLimits
 from pinterest_pipeline.kinesis import ensure_streams, kinesis_client, shard_ids
 
 ROW = {"index": 7528, "unique_id": "fbe53c66", "title": "No Title Data Available", "follower_count": "5k",
@@ -167,7 +168,7 @@ def test_malformed_body_is_rejected_and_nothing_is_put(api: TestClient, kinesis:
 
 
 def test_oversized_body_is_refused_before_kinesis(moto_endpoint: str, kinesis: Any, stream: str) -> None:
-    app = Starlette(routes=kinesis_routes(lambda: kinesis_client(moto_endpoint), max_body_bytes=1000))
+    app = Starlette(routes=kinesis_routes(lambda: kinesis_client(moto_endpoint), limits=BodyLimits(max_bytes=1000)))
     with TestClient(app) as small:
         answer = small.put(f"/streams/{stream}/record", json={"Data": "x" * 2000, "PartitionKey": "k"})
         assert answer.status_code == 413 and "larger than 1000 bytes" in answer.json()["message"]
@@ -200,9 +201,9 @@ def test_put_to_a_missing_stream_is_kinesis_not_found(api: TestClient) -> None:
 
 
 def test_kinesis_validation_errors_pass_through(api: TestClient, kinesis: Any, stream: str) -> None:
-    too_many = {"records": [{"data": {"i": i}, "partition-key": "k"} for i in range(501)]}
-    answer = api.put(f"/streams/{stream}/records", json=too_many)
-    assert answer.status_code == 400 and answer.json()["__type"]
+    too_long_key = {"Data": ROW, "PartitionKey": "k" * 257}  # Kinesis allows 256 characters
+    answer = api.put(f"/streams/{stream}/record", json=too_long_key)
+    assert answer.status_code == 400 and answer.json()["__type"] == "InvalidArgumentException"
     assert stored_records(kinesis, stream) == []
 
 

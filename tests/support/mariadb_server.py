@@ -73,16 +73,19 @@ class MariaDBServer:
             raise FileNotFoundError(f"MariaDB server binary not found: {INSTALL_HINT}")
         self._tmp = Path(tempfile.mkdtemp(prefix="mariadb-test-"))
         data = self._tmp / "data"
-        subprocess.run([install, "--no-defaults", f"--datadir={data}", "--user=root", "--skip-test-db",
-                        "--auth-root-authentication-method=normal"],
-                       check=True, capture_output=True, timeout=120)
+        # No native AIO: several servers at once (parallel test runs) can exhaust the kernel's aio-max-nr.
+        installed = subprocess.run([install, "--no-defaults", f"--datadir={data}", "--user=root", "--skip-test-db",
+                                    "--auth-root-authentication-method=normal", "--innodb-use-native-aio=0"],
+                                   capture_output=True, text=True, timeout=300)
+        if installed.returncode != 0:
+            raise RuntimeError(f"{install} failed ({installed.returncode}):\n{installed.stdout}{installed.stderr}")
         self.port = free_port()
         self._process = subprocess.Popen(
             [server, "--no-defaults", f"--datadir={data}", f"--socket={self.socket_path}",
              f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
              f"--pid-file={self._tmp / 'mysqld.pid'}", f"--log-error={self._tmp / 'error.log'}",
              "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
-             "--innodb-buffer-pool-size=256M", "--skip-log-bin"],
+             "--innodb-buffer-pool-size=256M", "--skip-log-bin", "--innodb-use-native-aio=0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         self._create_database_and_user(self._wait_for_root())
