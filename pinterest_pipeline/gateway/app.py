@@ -17,6 +17,7 @@ from pinterest_pipeline.gateway.auth import ApiKeyMiddleware
 from pinterest_pipeline.gateway.backend import RecordBackend
 from pinterest_pipeline.gateway.errors import RestError, error_response, rest_error_handler
 from pinterest_pipeline.gateway.kafka_rest import kafka_rest_routes
+from pinterest_pipeline.gateway.metrics import METRICS_PATH, GatewayMetrics, RequestTimer
 from pinterest_pipeline.gateway.request_body import BodyLimits
 
 HEALTH_PATH = "/health"
@@ -42,12 +43,15 @@ async def http_error_handler(request: Request, error: Exception) -> Response:
 
 
 def create_app(
-    settings: Settings, backend: RecordBackend, extra_routes: Sequence[BaseRoute] = ()
+    settings: Settings, backend: RecordBackend, extra_routes: Sequence[BaseRoute] = (),
+    metrics: GatewayMetrics | None = None,
 ) -> Starlette:
-    """The gateway over ``backend``: health, the Kafka REST routes, then ``extra_routes`` (e.g. Kinesis).
+    """The gateway over ``backend``: health, metrics, the Kafka REST routes, then ``extra_routes`` (e.g.
+    Kinesis, sharing ``metrics``). ``/health`` and ``/metrics`` need no API key.
 
     The backend is closed when the app shuts down (uvicorn: on SIGTERM / SIGINT).
     """
+    metrics = metrics if metrics is not None else GatewayMetrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -56,14 +60,16 @@ def create_app(
         finally:
             await run_in_threadpool(backend.close)
 
-    middleware = []
+    middleware = [Middleware(RequestTimer, metrics=metrics)]
     if settings.api_key:
-        middleware.append(Middleware(ApiKeyMiddleware, api_key=settings.api_key, open_paths=[HEALTH_PATH]))
+        middleware.append(Middleware(ApiKeyMiddleware, api_key=settings.api_key,
+                                     open_paths=[HEALTH_PATH, METRICS_PATH]))
+    kafka_routes = kafka_rest_routes(backend, BodyLimits.from_settings(settings), metrics)
     app = Starlette(
-        routes=[*health_routes(backend), *kafka_rest_routes(backend, BodyLimits.from_settings(settings)), *extra_routes],
+        routes=[*health_routes(backend), metrics.route(), *kafka_routes, *extra_routes],
         middleware=middleware,
         exception_handlers={RestError: rest_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )
-    app.state.settings, app.state.backend = settings, backend
+    app.state.settings, app.state.backend, app.state.metrics = settings, backend, metrics
     return app

@@ -13,6 +13,7 @@ from pinterest_pipeline.gateway.app import create_app
 from pinterest_pipeline.gateway.backend import RecordBackend
 from pinterest_pipeline.gateway.kinesis_routes import kinesis_routes
 from pinterest_pipeline.gateway.lake_backend import LakeBackend
+from pinterest_pipeline.gateway.metrics import GatewayMetrics
 from pinterest_pipeline.gateway.request_body import BodyLimits
 from pinterest_pipeline.gateway.slow_clients import protocol_class
 from pinterest_pipeline.kinesis import kinesis_client
@@ -65,27 +66,28 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
-def build_backend(settings: Settings) -> RecordBackend:
+def build_backend(settings: Settings, metrics: GatewayMetrics) -> RecordBackend:
     """The backend the settings ask for: Kafka when ``KAFKA_BOOTSTRAP_SERVERS`` is set, else the lake writer."""
     if settings.kafka_bootstrap_servers:
         from pinterest_pipeline.gateway.kafka_backend import KafkaBackend
 
         return KafkaBackend.from_settings(settings)
-    return LakeBackend.from_settings(settings)
+    return LakeBackend.from_settings(settings, on_journal_write=metrics.journal_written)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings_from_args(args)
-    backend = build_backend(settings)
+    metrics = GatewayMetrics()
+    backend = build_backend(settings, metrics)
     target = (f"Kafka {settings.kafka_bootstrap_servers}" if settings.kafka_bootstrap_servers
               else f"lake {settings.lake_root}, flush size {settings.flush_size}")
     logger.info("serving topics %s; %s%s", ", ".join(settings.topic_names), target,
                 "; API key required" if settings.api_key else "")
     streams = kinesis_routes(lambda: kinesis_client(settings.kinesis_endpoint, settings.region),
-                             BodyLimits.from_settings(settings))
-    app = create_app(settings, backend, extra_routes=streams)
+                             BodyLimits.from_settings(settings), metrics)
+    app = create_app(settings, backend, extra_routes=streams, metrics=metrics)
     config = uvicorn.Config(app, host=settings.gateway_host, port=settings.gateway_port, log_level=args.log_level,
                             lifespan="on", access_log=False, http=protocol_class(settings.header_timeout_seconds))
     sockets = [socket.socket(fileno=args.fd)] if args.fd is not None else None

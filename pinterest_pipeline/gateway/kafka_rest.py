@@ -18,10 +18,12 @@ from pinterest_pipeline.gateway.backend import RecordBackend
 from pinterest_pipeline.gateway.errors import (
     KAFKA_ERROR,
     KAFKA_V2_JSON,
+    TOPIC_NOT_FOUND,
     RestError,
     partition_not_found,
     topic_not_found,
 )
+from pinterest_pipeline.gateway.metrics import UNKNOWN_TARGET, GatewayMetrics
 from pinterest_pipeline.gateway.produce_request import bad_request, parse_produce_request, unprocessable
 from pinterest_pipeline.gateway.request_body import BodyLimits, BodyTooLarge, BodyTooSlow, read_body
 
@@ -58,13 +60,15 @@ def describe_topic(name: str, partitions: int) -> dict[str, Any]:
     return {"name": name, "configs": {}, "partitions": [describe_partition(p) for p in range(partitions)]}
 
 
-def kafka_rest_routes(backend: RecordBackend, limits: BodyLimits) -> list[BaseRoute]:
-    """The v2 routes listed in the module docstring, over ``backend``."""
+def kafka_rest_routes(backend: RecordBackend, limits: BodyLimits, metrics: GatewayMetrics) -> list[BaseRoute]:
+    """The v2 routes listed in the module docstring, over ``backend``; records counted in ``metrics``."""
+    backend_name = type(backend).__name__.removesuffix("Backend").lower()
 
     async def backend_topics() -> list[str]:
         try:
             return await run_in_threadpool(backend.topics)
         except Exception as error:  # the backend (a broker) is unreachable: a proxy error, never a bare 500
+            metrics.backend_failed(backend_name, error)
             logger.warning("listing topics failed: %s", type(error).__name__)
             raise RestError(500, KAFKA_ERROR, f"Kafka error: {type(error).__name__}") from None
 
@@ -108,8 +112,20 @@ def kafka_rest_routes(backend: RecordBackend, limits: BodyLimits) -> list[BaseRo
         except BodyTooSlow:
             raise RestError.http(408) from None
         produce_request = await run_in_threadpool(parse_produce_request, body)  # up to 10 MiB: off the loop
-        topic = await known_topic(request.path_params["topic"])
-        values, partitions = produce_request.values, produce_request.partitions
+        topic = request.path_params["topic"]
+        try:
+            offsets = await store(topic, produce_request.values, produce_request.partitions, partition)
+        except RestError as error:
+            known = error.error_code != TOPIC_NOT_FOUND  # a client's made-up names never become label values
+            metrics.rejected(topic if known else UNKNOWN_TARGET, len(produce_request.values), str(error.error_code))
+            raise
+        metrics.accepted(topic, len(offsets))
+        return JSONResponse(produce_response(offsets), media_type=KAFKA_V2_JSON)
+
+    async def store(topic: str, values: list[Any], partitions: list[int | None],
+                    partition: int | None) -> list[tuple[int, int]]:
+        """Check the topic and partitions, then produce; :class:`RestError` for what the proxy refuses."""
+        await known_topic(topic)
         if partition is not None:
             named = [i for i, p in enumerate(partitions) if p is not None]
             if named:  # a partition produce request's records have no partition field
@@ -121,15 +137,15 @@ def kafka_rest_routes(backend: RecordBackend, limits: BodyLimits) -> list[BaseRo
             if any(p is not None and p >= count for p in explicit):
                 raise partition_not_found()
         try:
-            offsets = await run_in_threadpool(backend.produce, topic, values, explicit)
+            return await run_in_threadpool(backend.produce, topic, values, explicit)
         except ValueError as error:
             raise unprocessable(str(error)) from None
         except LookupError:
             raise topic_not_found() from None
         except Exception as error:
+            metrics.backend_failed(backend_name, error)
             logger.exception("producing %d records to %s failed", len(values), topic)
             raise RestError(500, KAFKA_ERROR, f"Kafka error: {type(error).__name__}") from None
-        return JSONResponse(produce_response(offsets), media_type=KAFKA_V2_JSON)
 
     async def topic(request: Request) -> Response:
         return await (produce(request) if request.method == "POST" else get_topic(request))

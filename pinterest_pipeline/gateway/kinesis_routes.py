@@ -32,6 +32,7 @@ through ListStreams (the original's template ignored the query).
 """
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from functools import lru_cache, wraps
 from typing import Any, Awaitable, Callable, Mapping
@@ -43,6 +44,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from pinterest_pipeline.contract import MAX_RECORDS_PER_REQUEST, decode_json, encode_json
+from pinterest_pipeline.gateway.metrics import UNKNOWN_TARGET, GatewayMetrics
 from pinterest_pipeline.gateway.request_body import BodyLimits, BodyTooLarge, BodyTooSlow, read_body
 
 #: Shards of a stream created without ``{"ShardCount": n}`` (the original's CreateStream template).
@@ -208,18 +210,39 @@ def api_gateway_resource(path: str, methods: Mapping[str, Endpoint]) -> Route:
     return Route(path, dispatch, methods=list(HTTP_METHODS))
 
 
-def kinesis_routes(client_factory: Callable[[], Any], limits: BodyLimits = BodyLimits()) -> list[Route]:
-    """The ``/streams`` routes; ``client_factory`` builds the boto3 Kinesis client on first use."""
+def kinesis_routes(client_factory: Callable[[], Any], limits: BodyLimits = BodyLimits(),
+                   metrics: GatewayMetrics | None = None) -> list[Route]:
+    """The ``/streams`` routes; ``client_factory`` builds the boto3 Kinesis client on first use; records put
+    are counted in ``metrics``."""
     client = lru_cache(maxsize=1)(client_factory)
+    metrics = metrics if metrics is not None else GatewayMetrics()
 
-    async def call(operation: str, **arguments: Any) -> Response:
+    async def invoke(operation: str, **arguments: Any) -> tuple[Any, Response, str]:
+        """Kinesis's answer (None on error), the HTTP answer, and the error code ("" on success)."""
         try:
             answer = await run_in_threadpool(lambda: getattr(client(), operation)(**arguments))
         except ClientError as error:
-            return kinesis_error_response(error)
+            return None, kinesis_error_response(error), error.response.get("Error", {}).get("Code", "InternalFailure")
         except BotoCoreError as error:
-            return JSONResponse({"message": f"Kinesis request failed: {error}"}, status_code=502)
-        return JSONResponse(_wire_value(answer))
+            metrics.backend_failed("kinesis", error)
+            return None, JSONResponse({"message": f"Kinesis request failed: {error}"}, status_code=502), "502"
+        return answer, JSONResponse(_wire_value(answer)), ""
+
+    async def call(operation: str, **arguments: Any) -> Response:
+        return (await invoke(operation, **arguments))[1]
+
+    async def put(operation: str, arguments: dict[str, Any], count: int) -> Response:
+        """PutRecord / PutRecords, counting accepted records and rejected ones by error code."""
+        stream = arguments["StreamName"]
+        answer, response, code = await invoke(operation, **arguments)
+        if answer is None:
+            metrics.rejected(UNKNOWN_TARGET if code == "ResourceNotFoundException" else stream, count, code)
+            return response
+        failed = Counter(entry["ErrorCode"] for entry in answer.get("Records", []) if entry.get("ErrorCode"))
+        metrics.accepted(stream, count - sum(failed.values()))
+        for error_code, records in failed.items():
+            metrics.rejected(stream, records, error_code)
+        return response
 
     @rejecting_bad_requests
     async def list_streams(request: Request) -> Response:
@@ -239,12 +262,13 @@ def kinesis_routes(client_factory: Callable[[], Any], limits: BodyLimits = BodyL
     @rejecting_bad_requests
     async def put_record(request: Request) -> Response:
         body = await _json_body(request, limits)
-        return await call("put_record", **put_record_request(request.path_params["stream_name"], body))
+        return await put("put_record", put_record_request(request.path_params["stream_name"], body), 1)
 
     @rejecting_bad_requests
     async def put_records(request: Request) -> Response:
         body = await _json_body(request, limits)
-        return await call("put_records", **put_records_request(request.path_params["stream_name"], body))
+        arguments = put_records_request(request.path_params["stream_name"], body)
+        return await put("put_records", arguments, len(arguments["Records"]))
 
     return [
         api_gateway_resource("/streams", {"GET": list_streams}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 from pinterest_pipeline.config import Settings
+from pinterest_pipeline.lake.partition_log import JournalObserver
 from pinterest_pipeline.lake.writer import LakeWriter
 
 
@@ -17,7 +18,7 @@ class LakeBackend:
         return f"LakeBackend({self.writer!r}, topics={list(self._topics)})"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "LakeBackend":
+    def from_settings(cls, settings: Settings, on_journal_write: JournalObserver | None = None) -> "LakeBackend":
         """The lake writer the settings describe, serving ``settings.topic_names``."""
         rotate_ms = settings.rotate_interval_ms
         writer = LakeWriter(
@@ -29,6 +30,7 @@ class LakeBackend:
             state_dir=settings.state_dir,
             endpoint_url=settings.s3_endpoint_url,
             topics=settings.topic_names,
+            on_journal_write=on_journal_write,
         )
         return cls(writer, settings.topic_names)
 

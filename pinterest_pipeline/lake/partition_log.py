@@ -14,6 +14,8 @@ from pinterest_pipeline.lake.store import ObjectStore
 from pinterest_pipeline.lake.wal import Journal, read_journals
 
 Undo = Callable[[], None]
+#: Told the seconds and the record count of each durable journal write (e.g. to a metrics histogram).
+JournalObserver = Callable[[float, int], None]
 logger = logging.getLogger(__name__)
 
 
@@ -38,9 +40,10 @@ class PartitionLog:
     """
 
     def __init__(self, topic: str, partition: int, store: ObjectStore, folder: Path, flush_size: int,
-                 state_lock: threading.RLock | None = None) -> None:
+                 state_lock: threading.RLock | None = None, on_journal_write: JournalObserver | None = None) -> None:
         self.topic, self.partition, self.store = topic, partition, store
         self.folder, self.flush_size = folder, flush_size
+        self.on_journal_write = on_journal_write
         #: Guards offsets, pending records and the journal: held by appends, and by object writes between puts.
         self.state_lock = state_lock if state_lock is not None else threading.RLock()
         #: Held by the one thread writing this partition's objects (in offset order); never acquire it while
@@ -99,7 +102,7 @@ class PartitionLog:
         another partition could not be journaled; it must be called before :meth:`write_objects`.
         """
         self._settle()
-        first, journal = self.next_offset, self.journal
+        first, journal, started = self.next_offset, self.journal, time.perf_counter()
         try:
             if journal is None:
                 self.journal = Journal.create(self.folder, self.pending_start, self.pending + lines)
@@ -114,6 +117,8 @@ class PartitionLog:
             self.journal_failure = describe(error)
             raise
         self.journal_failure = None
+        if self.on_journal_write is not None:
+            self.on_journal_write(time.perf_counter() - started, len(lines))
         self.pending.extend(lines)
         self.arrivals.extend([time.monotonic()] * len(lines))
         self.next_offset += len(lines)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pinterest_pipeline.contract import MAX_RECORDS_PER_REQUEST
 from pinterest_pipeline.lake.layout import lake_line
-from pinterest_pipeline.lake.partition_log import PartitionLog, Undo
+from pinterest_pipeline.lake.partition_log import JournalObserver, PartitionLog, Undo
 from pinterest_pipeline.lake.store import ObjectStore, is_url, make_dirs, open_store
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ class LakeWriter:
     - ``flush_on_close``: on :meth:`close`, write partial objects too (else they wait in the journal for the
       next run);
     - ``state_dir``: the journals (default :func:`default_state_dir`); one writer per state folder;
-    - ``endpoint_url`` / ``storage_options``: fsspec options of a remote root (e.g. a local S3 endpoint).
+    - ``endpoint_url`` / ``storage_options``: fsspec options of a remote root (e.g. a local S3 endpoint);
+    - ``on_journal_write``: told the duration and record count of each durable journal write.
     """
 
     def __init__(
@@ -102,6 +103,7 @@ class LakeWriter:
         endpoint_url: str | None = None,
         storage_options: Mapping[str, Any] | None = None,
         topics: Iterable[str] = (),
+        on_journal_write: JournalObserver | None = None,
     ) -> None:
         if flush_size < 1 or partitions < 1:
             raise ValueError("flush_size and partitions must be at least 1")
@@ -109,6 +111,7 @@ class LakeWriter:
             raise ValueError("rotate_interval_s must be positive")
         self.root = str(root)
         self.flush_size, self.partitions = flush_size, partitions
+        self.on_journal_write = on_journal_write
         self.rotate_interval_s, self.flush_on_close = rotate_interval_s, flush_on_close
         self.store: ObjectStore = open_store(root, endpoint_url, storage_options)
         self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir(root)
@@ -150,7 +153,7 @@ class LakeWriter:
                 lock = threading.RLock()
                 logs = {
                     partition: PartitionLog(topic, partition, self.store, folder / f"partition={partition}",
-                                            self.flush_size, lock)
+                                            self.flush_size, lock, self.on_journal_write)
                     for partition in sorted(set(range(self.partitions)) | found)
                 }
                 state = self._topics[topic] = _Topic(logs, lock)
