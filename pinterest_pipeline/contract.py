@@ -75,6 +75,11 @@ def streaming_quarantine_table_name(prefix: str) -> str:
     return f"{prefix}_streaming_quarantine"
 
 
+def stream_progress_table_name(prefix: str) -> str:
+    """Table of the streaming job's micro-batch progress (when asked for): ``<prefix>_stream_progress``."""
+    return f"{prefix}_stream_progress"
+
+
 def _wire_value(value: Any) -> Any:
     """Source values JSON has no type for: datetimes as ``str()`` (``'2018-06-26 02:39:25'``, as the original's
     ``json.dumps(..., default=str)``), decimals as floats."""

@@ -62,6 +62,8 @@ def _add_sink_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--until-caught-up", action="store_true",
                         help="write partial objects and exit once every partition is read to its end")
     parser.add_argument("--s3-endpoint-url", help="S3 endpoint of an s3:// lake (default: AWS_ENDPOINT_URL_S3)")
+    parser.add_argument("--metrics-port", type=int,
+                        help="serve Prometheus metrics on 127.0.0.1:<port>/metrics (docs/metrics.md)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -130,6 +132,8 @@ def run_sink(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"sink: {error}", file=sys.stderr)
         return 2
+    if args.metrics_port is not None:
+        sink.metrics.serve(args.metrics_port)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: sink.stop())
     print(sink.run().line(), flush=True)

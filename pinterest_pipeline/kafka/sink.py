@@ -31,6 +31,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from pinterest_pipeline.contract import decode_json
 from pinterest_pipeline.kafka.client_config import redacted
+from pinterest_pipeline.kafka.sink_metrics import SinkMetrics
 from pinterest_pipeline.lake.layout import lake_line, object_key
 from pinterest_pipeline.lake.store import ObjectStore, open_store
 
@@ -130,7 +131,7 @@ class LakeSink:
     """One consumer of the group, writing objects to ``settings.lake_root``."""
 
     def __init__(self, settings: SinkOptions, consumer_config: Mapping[str, str],
-                 store: ObjectStore | None = None) -> None:
+                 store: ObjectStore | None = None, metrics: SinkMetrics | None = None) -> None:
         if settings.flush_size < 1:
             raise ValueError("flush_size must be at least 1")
         if any(ms is not None and ms < 1 for ms in (settings.rotate_interval_ms, settings.rotate_schedule_interval_ms)):
@@ -139,6 +140,8 @@ class LakeSink:
         self.store = store or open_store(settings.lake_root, settings.s3_endpoint_url)
         self.config = {**CONSUMER_DEFAULTS, **consumer_config, **CONSUMER_FIXED, "group.id": settings.group_id}
         self.stats = SinkStats()
+        self.metrics = metrics if metrics is not None else SinkMetrics()
+        self._lag_noted_at = 0.0
         self._stopping = False
         self._assigned: set[Partition] = set()
         self._at_end: set[Partition] = set()
@@ -167,6 +170,7 @@ class LakeSink:
                 if message is not None:
                     self._handle(message)
                 self._rotate_on_schedule()
+                self._note_lag()
                 if self.settings.until_caught_up and self._assigned and self._assigned <= self._at_end:
                     for partition in list(self._pending):
                         self._flush(partition)
@@ -182,10 +186,23 @@ class LakeSink:
         logger.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing")
         self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
 
+    def _note_lag(self, every_s: float = 1.0) -> None:
+        """Set the lag gauge of each assigned partition from the cached high watermarks (no broker call)."""
+        now = time.monotonic()
+        if now - self._lag_noted_at < every_s:
+            return
+        self._lag_noted_at = now
+        for topic, partition in list(self._assigned):
+            _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+            position = self._positions.get((topic, partition))
+            if high >= 0 and position is not None:
+                self.metrics.set_lag(topic, partition, max(0, high - position))
+
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Forget what was read from partitions taken away: their next owner reads it again from the commit."""
         for tp in partitions:
             key = (tp.topic, tp.partition)
+            self.metrics.forget_partition(tp.topic, tp.partition)
             dropped = self._pending.pop(key, None)
             if dropped:
                 logger.info("revoked %s[%d]: %d uncommitted record(s) left to the next owner",
@@ -200,6 +217,7 @@ class LakeSink:
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
                 self._at_end.add(key)
+                self.metrics.set_lag(*key, 0)
                 return
             if error.fatal():
                 raise KafkaException(error)
@@ -237,6 +255,7 @@ class LakeSink:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         self.store.put(dead_letter_key(topic, partition, offset), dead_letter(message, reason))
         self.stats.dead_letters[topic] += 1
+        self.metrics.dead_letter(topic)
         logger.warning("dead letter %s[%d]@%d: %s", topic, partition, offset, reason)
         pending = self._pending.get((topic, partition))
         if pending is not None:
@@ -260,6 +279,7 @@ class LakeSink:
         self.store.put(object_key(topic, partition, pending.start_offset), b"".join(pending.lines))
         self.stats.records += len(pending.lines)
         self.stats.objects += 1
+        self.metrics.object_written(topic, len(pending.lines))
         self._commit(key, pending.next_offset)
 
     def _commit(self, key: Partition, next_offset: int) -> None:

@@ -6,10 +6,11 @@ import logging
 from typing import Sequence
 
 from pinterest_pipeline.config import load_settings
-from pinterest_pipeline.contract import KINDS, streaming_table_name
+from pinterest_pipeline.contract import KINDS, stream_progress_table_name, streaming_table_name
 from pinterest_pipeline.spark.delta import Warehouse
 from pinterest_pipeline.spark.session import get_spark
 from pinterest_pipeline.streaming.job import AVAILABLE_NOW, await_queries, start_streaming, table_counts
+from pinterest_pipeline.streaming.progress import ProgressReporter, delta_progress_sink, log_progress
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -24,6 +25,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--initial-position", default="trim_horizon", choices=["trim_horizon", "latest"])
     parser.add_argument("--max-records-per-batch", type=int, help="records per micro-batch (default: all)")
     parser.add_argument("--show-rows", type=int, default=0, help="at the end, print this many rows of each table")
+    parser.add_argument("--progress-table", action="store_true",
+                        help="also append each micro-batch's progress to the Delta table <prefix>_stream_progress")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--available-now", action="store_true", help="process what the streams hold, then stop")
     mode.add_argument("--interval", default="10 seconds", help="micro-batch interval when running continuously")
@@ -43,7 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         trigger=AVAILABLE_NOW if args.available_now else args.interval,
         initial_position=args.initial_position, max_records_per_batch=args.max_records_per_batch,
     )
-    await_queries(queries)
+    sinks = [log_progress]
+    if args.progress_table:
+        sinks.append(delta_progress_sink(spark, Warehouse.for_runtime(settings.warehouse),
+                                         stream_progress_table_name(settings.prefix)))
+    await_queries(queries, on_progress=ProgressReporter(sinks))
     for name, rows in table_counts(spark, settings.prefix, settings.warehouse).items():
         print(f"{name:<40} {rows:>8} rows", flush=True)
     if args.show_rows:

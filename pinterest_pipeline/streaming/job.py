@@ -14,7 +14,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -174,11 +174,18 @@ def start_streaming(
     return queries
 
 
-def await_queries(queries: Sequence[StreamingQuery]) -> None:
-    """Wait for every query to end; raise the first failure (the others are stopped)."""
+def await_queries(queries: Sequence[StreamingQuery],
+                  on_progress: Callable[[Sequence[StreamingQuery]], None] | None = None,
+                  poll_s: float = 1.0) -> None:
+    """Wait for every query to end, calling ``on_progress`` every ``poll_s`` seconds and at the end; raise the
+    first failure (the others are stopped)."""
     try:
         for query in queries:
-            query.awaitTermination()
+            while not query.awaitTermination(poll_s):
+                if on_progress is not None:
+                    on_progress(queries)
+        if on_progress is not None:
+            on_progress(queries)
     finally:
         for query in queries:
             if query.isActive:
