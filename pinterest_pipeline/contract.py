@@ -38,6 +38,10 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "tag_list": ("N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e",),
     "image_src": ("Image src error.",),
 }
+#: Largest record (one lake line or Kinesis record, in bytes) the Spark jobs parse; a larger one is quarantined.
+#: Far above what the gateway takes (request bodies up to 10 MiB by default), yet a record's parse (its text,
+#: Jackson's buffers, the parsed row: a few times its size) stays small beside an executor's heap.
+MAX_RECORD_BYTES = 64 * 1024 * 1024
 #: What the source writes before the path in ``save_location`` (``"Local save in /data/art"``).
 SAVE_LOCATION_PREFIX = "Local save in "
 

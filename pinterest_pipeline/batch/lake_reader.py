@@ -9,10 +9,13 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from pinterest_pipeline.lake.layout import topic_prefix
-from pinterest_pipeline.spark.parsing import good_records, parse_raw, rejected_records
+from pinterest_pipeline.spark.parsing import RAW_BYTES, good_records, parse_raw, rejected_records
 
-#: Columns of the batch quarantine table: where a line came from, the line, and why it was rejected.
-LAKE_QUARANTINE_COLUMNS = ("topic", "source_file", "raw_line", "reason")
+#: Where a lake line came from.
+LAKE_PROVENANCE = ("topic", "source_file")
+#: Columns of the batch quarantine table: where a line came from, the line (as valid UTF-8 text, and its exact
+#: bytes), and why it was rejected.
+LAKE_QUARANTINE_COLUMNS = (*LAKE_PROVENANCE, "raw_line", RAW_BYTES, "reason")
 
 
 class TopicRead(NamedTuple):
@@ -51,7 +54,7 @@ def parse_topic(
 
 def split_rejects(parsed: DataFrame, schema: StructType) -> TopicRead:
     """Split the output of :func:`parse_topic` into good records and quarantined lines."""
-    return TopicRead(good_records(parsed, schema), rejected_records(parsed, LAKE_QUARANTINE_COLUMNS[:-1]))
+    return TopicRead(good_records(parsed, schema), rejected_records(parsed, LAKE_PROVENANCE, "raw_line"))
 
 
 def read_topic(

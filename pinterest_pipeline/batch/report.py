@@ -100,7 +100,8 @@ def render_markdown(result: BatchResult, images: dict[str, str]) -> str:
         f"# Pinterest batch report — prefix `{result.prefix}`", "",
         f"Run time {result.seconds:.1f} s. Tables: {', '.join(f'`{name}`' for name in result.tables)}.", "",
         "## Records read", "", _markdown_table(counts), "",
-        "Quarantined lines (unreadable JSON or without a key) are kept in the quarantine table.", "",
+        ("Quarantined lines (not UTF-8, not JSON of the schema, a number that is not finite, no key, or too large)"
+         " are kept in the quarantine table with their exact bytes and the reason."), "",
         "## Data quality", "",
         "Empty strings and placeholder values found in good records (all become NULL when cleaned).", "",
         _markdown_table(issues), "",

@@ -1,8 +1,9 @@
 """The streaming job: three Kinesis streams → the batch job's cleansing → three Delta tables (append).
 
 Each stream is one query. Every micro-batch parses ``data`` (the JSON text of a source row) with the
-explicit raw schema; records that do not parse, or lack their key column, go to a quarantine Delta table
-with the reason (and are counted in the log); the others are cleaned with the same functions as the batch
+explicit raw schema; records the batch reader would reject (``spark/parsing.py``: not UTF-8, not JSON of the
+schema, a non-finite number, no key column, too large) go to a quarantine Delta table with their exact bytes
+and the reason (and are counted in the log); the others are cleaned with the same functions as the batch
 job and appended to ``<prefix>_<kind>_table``. Both writes are idempotent Delta writes keyed by the
 query's id and the batch id, so a micro-batch replayed after a crash is not written twice. The query id is
 read from the checkpoint (Spark keeps it there, and a new checkpoint gets a new one), so after a checkpoint
@@ -28,7 +29,7 @@ from pinterest_pipeline.contract import (
 )
 from pinterest_pipeline.spark.cleansing import CLEANERS
 from pinterest_pipeline.spark.delta import Warehouse
-from pinterest_pipeline.spark.parsing import count_outcomes, good_records, parse_raw, rejected_records
+from pinterest_pipeline.spark.parsing import RAW_BYTES, count_outcomes, good_records, parse_raw, rejected_records
 from pinterest_pipeline.spark.schemas import RAW_SCHEMAS
 from pinterest_pipeline.spark.session import on_databricks
 from pinterest_pipeline.streaming import KINESIS_FORMAT
@@ -40,10 +41,11 @@ DATABRICKS_CHECKPOINT_ROOT = "/tmp/kinesis"
 AVAILABLE_NOW = "availableNow"
 #: Kinesis metadata kept with every quarantined record.
 RECORD_METADATA = ("stream", "shardId", "sequenceNumber", "approximateArrivalTimestamp")
-#: Columns of the streaming quarantine table: where a record came from, its data, and why it was rejected.
-KINESIS_QUARANTINE_COLUMNS = (*RECORD_METADATA, "raw_data", "reason")
+#: Columns of the streaming quarantine table: where a record came from, its data (as valid UTF-8 text, and its
+#: exact bytes), and why it was rejected.
+KINESIS_QUARANTINE_COLUMNS = (*RECORD_METADATA, "raw_data", RAW_BYTES, "reason")
 KINESIS_QUARANTINE_SCHEMA = ("stream string, shardId string, sequenceNumber string, "
-                             "approximateArrivalTimestamp timestamp, raw_data string, reason string")
+                             "approximateArrivalTimestamp timestamp, raw_data string, raw_bytes binary, reason string")
 
 
 def default_checkpoint_root(warehouse: Warehouse) -> str:
@@ -121,7 +123,7 @@ def write_micro_batch(batch: DataFrame, batch_id: int, *, kind: str, table: str,
             cleaned = CLEANERS[kind](good_records(parsed, RAW_SCHEMAS[kind]))
             warehouse.write(cleaned, table, mode="append", txn=(writer, batch_id))
         if counts["quarantined"]:
-            rejected = rejected_records(parsed, KINESIS_QUARANTINE_COLUMNS[:-1])
+            rejected = rejected_records(parsed, RECORD_METADATA, "raw_data")
             warehouse.write(rejected, quarantine, mode="append", txn=(f"{writer}-quarantine", batch_id))
             logger.warning("%s batch %d: %d of %d records quarantined", kind, batch_id, counts["quarantined"],
                            counts["raw"])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
+import duckdb
 import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
@@ -13,7 +15,7 @@ from pyspark.sql import SparkSession
 from pinterest_pipeline.batch import BatchResult, run_batch
 from pinterest_pipeline.batch.cli import main
 from pinterest_pipeline.batch.insights import INSIGHTS
-from pinterest_pipeline.batch.lake_reader import read_topic
+from pinterest_pipeline.batch.lake_reader import LAKE_QUARANTINE_COLUMNS, read_topic
 from pinterest_pipeline.contract import KINDS, cleaned_table_name, quarantine_table_name
 from pinterest_pipeline.lake.layout import object_key
 from pinterest_pipeline.spark.parsing import REASON_BLANK, REASON_MALFORMED, REASON_MISSING_KEY
@@ -71,15 +73,44 @@ def test_counts_per_topic(run: Run) -> None:
 def test_quarantine_holds_every_damaged_line_with_its_source(spark: SparkSession, run: Run,
                                                              reference: DuckDBReference) -> None:
     location = run.result.tables[quarantine_table_name(PREFIX)]
-    rows = spark.read.format("delta").load(location).collect()
+    quarantine = spark.read.format("delta").load(location)
+    assert tuple(quarantine.columns) == LAKE_QUARANTINE_COLUMNS
+    rows = quarantine.collect()
     assert run.result.quarantined == len(rows) == sum(len(lines) for lines in MALFORMED_LINES.values())
     for kind in KINDS:
-        lines = sorted(r["raw_line"] for r in rows if r["topic"] == f"{PREFIX}.{kind}")
+        lines = sorted(bytes(r["raw_bytes"]) for r in rows if r["topic"] == f"{PREFIX}.{kind}")
         assert lines == sorted(MALFORMED_LINES[kind]) == sorted(reference.rejected_lines(kind))
     assert all(r["source_file"].endswith("+0+0000000000.json") and r["reason"] for r in rows)
-    reasons = {r["raw_line"]: r["reason"] for r in rows}
-    assert reasons['{"title": "no key"}'] == "missing key column index"
-    assert reasons["this is not json at all"] == "malformed JSON or wrong field type"
+    assert all(r["raw_line"] == bytes(r["raw_bytes"]).decode("utf-8", errors="replace") for r in rows)
+    reasons = {bytes(r["raw_bytes"]): r["reason"] for r in rows}
+    assert reasons[b'{"title": "no key"}'] == "missing key column index"
+    assert reasons[b"this is not json at all"] == reasons[b'{"ind": 8, "country": "Cuba", "note": Infinity}'] \
+        == "malformed JSON or wrong field type"
+    not_utf8 = [b'{"ind": 9, "x": "\xff\xfe"}', b'{"index": 18, "title": "caf\xe9 in Latin-1"}',
+                b'{"ind": 11, "first_name": "Ren\xe9']
+    assert {reasons[line] for line in not_utf8} == {"not valid UTF-8"}
+    non_finite = [b'{"index": 19, "downloaded": NaN}', b'{"ind": 5, "latitude": NaN, "longitude": 1.5}',
+                  b'{"ind": 6, "latitude": 1.5, "longitude": -Infinity}',
+                  b'{"ind": 7, "latitude": 1e999, "longitude": 1.5}', b'{"ind": 10, "age": 1e999}']
+    assert {reasons[line] for line in non_finite} == {"non-finite number"}
+
+
+def test_quarantine_of_bytes_that_are_not_utf8_reads_anywhere(spark: SparkSession, run: Run) -> None:
+    """DuckDB (over the table's Parquet files), Arrow and pandas read whole rows; every line's bytes come back
+    exactly, beside its text with U+FFFD for each invalid sequence."""
+    quarantine = spark.read.format("delta").load(run.result.tables[quarantine_table_name(PREFIX)])
+    result = duckdb.connect().execute("SELECT * FROM read_parquet(?)",
+                                      [[urlparse(uri).path for uri in quarantine.inputFiles()]])
+    columns = [d[0] for d in result.description]
+    by_duckdb = [dict(zip(columns, row)) for row in result.fetchall()]
+    by_arrow = quarantine.toArrow().to_pylist()
+    by_pandas = quarantine.toPandas().to_dict("records")
+    expected = sorted((line, line.decode("utf-8", errors="replace")) for lines in MALFORMED_LINES.values()
+                      for line in lines)
+    for rows in (by_duckdb, by_arrow, by_pandas):
+        assert sorted((bytes(r["raw_bytes"]), r["raw_line"]) for r in rows) == expected
+    texts = dict(expected)
+    assert texts[b'{"ind": 9, "x": "\xff\xfe"}'] == '{"ind": 9, "x": "\ufffd\ufffd"}'
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -13,7 +13,9 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+import duckdb
 import pytest
 import requests
 from pyspark.sql import DataFrame, SparkSession
@@ -37,9 +39,16 @@ from pinterest_pipeline.source.database import fetch_rows, make_engine, seed
 from pinterest_pipeline.source.generator import generate_rows
 from pinterest_pipeline.spark.cleansing import CLEANERS
 from pinterest_pipeline.spark.delta import Warehouse
-from pinterest_pipeline.spark.parsing import REASON_BLANK, REASON_MALFORMED, REASON_MISSING_KEY
+from pinterest_pipeline.spark.parsing import (
+    REASON_BLANK,
+    REASON_MALFORMED,
+    REASON_MISSING_KEY,
+    REASON_NON_FINITE,
+    REASON_NOT_UTF8,
+)
 from pinterest_pipeline.spark.schemas import RAW_SCHEMAS
 from pinterest_pipeline.streaming.job import (
+    KINESIS_QUARANTINE_COLUMNS,
     CheckpointIdentity,
     await_queries,
     start_streaming,
@@ -126,6 +135,41 @@ def test_a_replayed_micro_batch_is_written_once(spark: SparkSession, tmp_path: P
     assert warehouse.read(spark, "pin").count() == 3
     write_micro_batch(batch, 1, **target)  # the next batch is written
     assert warehouse.read(spark, "pin").count() == 6
+
+
+def test_records_not_utf8_or_not_finite_are_quarantined_readably(spark: SparkSession, tmp_path: Path) -> None:
+    """The batch reader's rules (shared code): bytes that are not UTF-8 and non-finite numbers go to the quarantine,
+    whose bytes DuckDB, Arrow and pandas read, and give back exactly."""
+    good = b'{"ind": 1, "latitude": 10.5, "longitude": -3.25, "country": "Cuba"}'
+    bad = {b'{"ind": 2, "country": "C\xf4te d\xe2\x80"}': REASON_NOT_UTF8,
+           b'{"ind": 3, "latitude": NaN, "longitude": 1.0}': REASON_NON_FINITE,
+           b'{"ind": 4, "latitude": 1.0, "longitude": 1e999}': REASON_NON_FINITE,
+           b'{"ind": 5, "latitude": Infinity}': REASON_NON_FINITE,
+           b'{"ind": 6, "country": "\xff': REASON_NOT_UTF8}
+    batch = spark.createDataFrame(
+        [("partition_1", bytearray(data), "geo-stream", "shardId-000000000000", str(n), datetime(2024, 1, 1))
+         for n, data in enumerate([good, *bad], start=1)], KINESIS_SCHEMA)
+    warehouse = Warehouse(str(tmp_path))
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "metadata").write_text('{"id":"5d2e-query"}\n')
+    write_micro_batch(batch, 0, kind="geo", table="geo", quarantine="quarantine", warehouse=warehouse,
+                      identity=CheckpointIdentity(str(checkpoint)))
+
+    quarantine = warehouse.read(spark, "quarantine")
+    result = duckdb.connect().execute("SELECT * FROM read_parquet(?)",
+                                      [[urlparse(uri).path for uri in quarantine.inputFiles()]])
+    columns = [d[0] for d in result.description]
+    by_duckdb = [dict(zip(columns, row)) for row in result.fetchall()]
+    by_arrow = quarantine.toArrow().to_pylist()
+    by_pandas = quarantine.toPandas().to_dict("records")
+    assert tuple(quarantine.columns) == KINESIS_QUARANTINE_COLUMNS
+    expected = sorted((raw, raw.decode("utf-8", errors="replace"), reason) for raw, reason in bad.items())
+    for rows in (by_duckdb, by_arrow, by_pandas):
+        assert sorted((bytes(r["raw_bytes"]), r["raw_data"], r["reason"]) for r in rows) == expected
+    texts = {raw: text for raw, text, _ in expected}
+    assert texts[b'{"ind": 2, "country": "C\xf4te d\xe2\x80"}'] == '{"ind": 2, "country": "C\ufffdte d\ufffd"}'
+    assert [(r["ind"], r["coordinates"]) for r in warehouse.read(spark, "geo").collect()] == [(1, [10.5, -3.25])]
 
 
 def test_a_reset_checkpoint_starts_new_transactions_nothing_skipped(spark: SparkSession, moto_endpoint: str,

@@ -1,7 +1,8 @@
 """An independent answer to docs/data-contract.md §3–§5 with DuckDB SQL over the same lake files.
 
-Written from the contract, not from the Spark code: lines are read as text and judged with DuckDB's
-JSON functions, cleansing is plain SQL, and each "top per group" is a max-then-min query rather than
+Written from the contract, not from the Spark code: lines are read as bytes, decoded where they are UTF-8,
+and judged with DuckDB's JSON functions (which accept ``NaN`` and ``Infinity``, so those are looked for apart,
+outside string literals), cleansing is plain SQL, and each "top per group" is a max-then-min query rather than
 a window ranking. Used by the end-to-end test and by ``bench/bench_batch.py``.
 """
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+
+from pinterest_pipeline.contract import MAX_RECORD_BYTES
 
 INT_TYPES = "('BIGINT', 'UBIGINT')"
 NUMBER_TYPES = "('BIGINT', 'UBIGINT', 'DOUBLE')"
@@ -30,7 +33,19 @@ CREATE OR REPLACE MACRO age_group(age) AS CASE
     WHEN age BETWEEN 36 AND 50 THEN '36-50' WHEN age > 50 THEN '+50' END;
 """
 
-GOOD_LINE = "json_valid(line) AND json_type(line) = 'OBJECT'"
+#: Lines of one topic's objects: the bytes of each (a blob's text form escapes every byte that is not printable
+#: ASCII, a newline as the four characters \x0A, so splitting it there and casting back gives the exact bytes;
+#: the newline ending an object ends its last line), and the text of those that are UTF-8 (NULL otherwise).
+LINES = r"""
+CREATE TABLE {kind}_lines AS
+WITH split AS (SELECT CAST(unnest(string_split(regexp_replace(CAST(content AS VARCHAR), '\\x0A$', ''), '\x0A'))
+                      AS BLOB) AS raw FROM read_blob('{files}'))
+SELECT raw, try(decode(raw)) AS line FROM split"""
+
+#: Strict JSON: an object, no ``NaN`` / ``Infinity`` (any case) outside string literals, not over the size limit.
+GOOD_LINE = rf"""octet_length(raw) <= {MAX_RECORD_BYTES} AND json_valid(line) AND json_type(line) = 'OBJECT'
+  AND NOT regexp_matches(regexp_replace(line, '"([^"\\]|\\.)*"', '', 'g'), '(?i)nan|inf')"""
+FINITE_OR_ABSENT = "coalesce(isfinite(TRY_CAST(line->>'{path}' AS DOUBLE)), true)"
 
 CLEANSING = f"""
 CREATE TABLE pin_good AS SELECT * FROM pin_lines
@@ -38,7 +53,8 @@ WHERE {GOOD_LINE} AND json_type(line, '$.index') IN {INT_TYPES}
   AND typed_or_absent(line, '$.downloaded', {INT_TYPES});
 CREATE TABLE geo_good AS SELECT * FROM geo_lines
 WHERE {GOOD_LINE} AND json_type(line, '$.ind') IN {INT_TYPES}
-  AND typed_or_absent(line, '$.latitude', {NUMBER_TYPES}) AND typed_or_absent(line, '$.longitude', {NUMBER_TYPES});
+  AND typed_or_absent(line, '$.latitude', {NUMBER_TYPES}) AND typed_or_absent(line, '$.longitude', {NUMBER_TYPES})
+  AND {FINITE_OR_ABSENT.format(path="$.latitude")} AND {FINITE_OR_ABSENT.format(path="$.longitude")};
 CREATE TABLE user_good AS SELECT * FROM user_lines
 WHERE {GOOD_LINE} AND json_type(line, '$.ind') IN {INT_TYPES} AND typed_or_absent(line, '$.age', {INT_TYPES});
 
@@ -125,19 +141,17 @@ class DuckDBReference:
         self.con.execute(MACROS)
         for kind in ("pin", "geo", "user"):
             files = f"{lake_root}/topics/{prefix}.{kind}/partition=*/*.json"
-            self.con.execute(f"""
-                CREATE TABLE {kind}_lines AS
-                SELECT unnest(string_split(rtrim(content, chr(10)), chr(10))) AS line FROM read_text('{files}')""")
+            self.con.execute(LINES.format(kind=kind, files=files))
         self.con.execute(CLEANSING)
         for table in ("pin", "geo", "users"):
             rows, keys = self.con.execute(f"SELECT count(*), count(DISTINCT ind) FROM {table}").fetchone()
             if rows != keys:
                 raise AssertionError(f"{table}: repeated records of one ind differ ({rows} rows, {keys} keys)")
 
-    def rejected_lines(self, kind: str) -> list[str]:
-        """Lines of ``kind`` that are not a usable record."""
+    def rejected_lines(self, kind: str) -> list[bytes]:
+        """Lines of ``kind`` (their bytes) that are not a usable record."""
         return [r[0] for r in self.con.execute(
-            f"SELECT line FROM {kind}_lines EXCEPT ALL SELECT line FROM {kind}_good").fetchall()]
+            f"SELECT raw FROM {kind}_lines EXCEPT ALL SELECT raw FROM {kind}_good").fetchall()]
 
     def table(self, kind: str) -> pd.DataFrame:
         """The cleaned table of ``kind`` (``pin``, ``geo`` or ``user``)."""

@@ -10,11 +10,16 @@ from pinterest_pipeline.contract import KINDS, SOURCE_TABLE_BY_KIND, encode_json
 from pinterest_pipeline.lake.layout import object_key
 from pinterest_pipeline.source.generator import generate_rows
 
-#: Lines no JSON parser accepts as a record with a key, one per kind of damage.
-MALFORMED_LINES: dict[str, Sequence[str]] = {
-    "pin": ('{"index": 17, "unique_id": "abc", "title": "cut sho', "this is not json at all", '{"title": "no key"}'),
-    "geo": ('{"ind": 3, "timestamp": "2019-01-0', "<html>502 Bad Gateway</html>"),
-    "user": ('{"ind": 4, "first_name": "Ann", "age": "old"}', '["an", "array"]'),
+#: Lines that are not a usable record (the bytes of a lake line), one per kind of damage: cut short, not JSON,
+#: no key, a field of the wrong type, not UTF-8, a number that is not finite (not JSON, or beyond a double).
+MALFORMED_LINES: dict[str, Sequence[bytes]] = {
+    "pin": (b'{"index": 17, "unique_id": "abc", "title": "cut sho', b"this is not json at all", b'{"title": "no key"}',
+            b'{"index": 18, "title": "caf\xe9 in Latin-1"}', b'{"index": 19, "downloaded": NaN}'),
+    "geo": (b'{"ind": 3, "timestamp": "2019-01-0', b"<html>502 Bad Gateway</html>",
+            b'{"ind": 5, "latitude": NaN, "longitude": 1.5}', b'{"ind": 6, "latitude": 1.5, "longitude": -Infinity}',
+            b'{"ind": 7, "latitude": 1e999, "longitude": 1.5}', b'{"ind": 8, "country": "Cuba", "note": Infinity}'),
+    "user": (b'{"ind": 4, "first_name": "Ann", "age": "old"}', b'["an", "array"]', b'{"ind": 9, "x": "\xff\xfe"}',
+             b'{"ind": 10, "age": 1e999}', b'{"ind": 11, "first_name": "Ren\xe9'),
 }
 
 
@@ -34,7 +39,7 @@ def write_topic(
     flush_size: int,
     single_record_objects: int = 0,
     partitions: int = 1,
-    extra_lines: Sequence[str] = (),
+    extra_lines: Sequence[bytes] = (),
     first_offset: int = 0,
 ) -> int:
     """Write ``rows`` as sink objects (round-robin over ``partitions``; the first ``single_record_objects``
@@ -42,7 +47,7 @@ def write_topic(
     object of partition 0; offsets start at ``first_offset``. Returns the number of objects written."""
     objects = 0
     for partition in range(partitions):
-        lines = [encode_json(row).decode() for row in rows[partition::partitions]]
+        lines = [encode_json(row) for row in rows[partition::partitions]]
         cuts = [*range(min(single_record_objects, len(lines))),
                 *range(min(single_record_objects, len(lines)), len(lines), flush_size), len(lines)]
         for first, (start, end) in enumerate(zip(cuts, cuts[1:])):
@@ -51,7 +56,7 @@ def write_topic(
                 chunk = chunk[:1] + list(extra_lines) + chunk[1:]
             path = lake_root / object_key(topic, partition, first_offset + start)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("\n".join(chunk) + "\n", encoding="utf-8")
+            path.write_bytes(b"\n".join(chunk) + b"\n")
             objects += 1
     return objects
 
@@ -63,7 +68,7 @@ def write_lake(
     flush_size: int,
     single_record_objects: int = 0,
     partitions: int = 1,
-    malformed: Mapping[str, Sequence[str]] | None = None,
+    malformed: Mapping[str, Sequence[bytes]] | None = None,
 ) -> dict[str, int]:
     """Every kind's rows under ``<lake_root>/topics/<prefix>.<kind>/``; objects written per kind."""
     malformed = malformed or {}
