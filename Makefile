@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo demo-stream test airflow dist clean diagram
+.PHONY: venv demo demo-stream test airflow dist infra-lint clean diagram
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ airflow: $(STAMP)  ## a local Airflow (standalone, 127.0.0.1:8088) with this rep
 
 dist: $(STAMP)  ## the deployable artifacts: dist/*.whl (slim), dist/mwaa/ (DAG bucket files), dist/databricks/
 	$(PY) scripts/build_dist.py
+
+infra-lint: $(STAMP)  ## cfn-lint the CloudFormation stack, informational checks included (make test runs it too)
+	$(VENV)/bin/cfn-lint --include-checks I -- infra/pipeline-stack.yaml
 
 diagram:  ## re-render img/architecture.svg|png from img/architecture.dot (needs graphviz)
 	dot -Tsvg img/architecture.dot -o img/architecture.svg

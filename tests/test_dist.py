@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import REPO_ROOT
 from tests.support.standins import build_dist, ensure_venv, install_wheel
 
 #: Never unconditional requirements of the wheel: the runtimes bring their own, or only some users need them.
@@ -62,3 +63,10 @@ def test_the_mwaa_and_databricks_folders_hold_exactly_what_they_take(dist: Path)
         "mwaa/dags/pinterest_pipeline/orchestration/dag.py",
     }
     assert "apache-airflow-providers-databricks" in (dist / "mwaa" / "requirements.txt").read_text()
+
+
+def test_the_wheel_carries_the_cloudformation_template(dist: Path) -> None:
+    """``python -m pinterest_pipeline.aws deploy`` reads the template from the installed package."""
+    with zipfile.ZipFile(wheel_of(dist)) as archive:
+        packaged = archive.read("pinterest_pipeline/aws/pipeline-stack.yaml").decode("utf-8")
+    assert packaged == (REPO_ROOT / "infra" / "pipeline-stack.yaml").read_text(encoding="utf-8")

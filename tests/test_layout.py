@@ -14,7 +14,7 @@ import pinterest_pipeline
 PACKAGE = Path(pinterest_pipeline.__file__).parent
 #: The stages, in the order data flows, plus the shared Spark layer and the local harness.
 STAGES = ("source", "emulator", "gateway", "kafka", "lake", "kinesis", "spark", "batch", "streaming",
-          "orchestration", "demo")
+          "orchestration", "aws", "demo")
 TOP_LEVEL_MODULES = {"__init__", "contract", "config"}
 SPARK_STAGES = {"spark", "batch", "streaming"}
 #: Stages that may import one another's code; every other stage imports only these and itself.
@@ -30,6 +30,7 @@ ALLOWED_STAGE_IMPORTS: dict[str, set[str]] = {
     "batch": {"spark", "lake"},
     "streaming": {"spark", "kinesis"},
     "orchestration": set(),
+    "aws": set(),
     "demo": set(STAGES) - {"demo"},
 }
 
@@ -134,3 +135,4 @@ def test_package_code_does_not_assume_a_repository_checkout(module: str) -> None
 
 def test_files_the_package_reads_ship_inside_it() -> None:
     assert (resources.files("pinterest_pipeline.kafka") / "kafka-pom.xml").is_file()
+    assert (resources.files("pinterest_pipeline.aws") / "pipeline-stack.yaml").is_file()
