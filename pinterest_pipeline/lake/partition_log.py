@@ -11,6 +11,8 @@ from pinterest_pipeline.lake.store import ObjectStore
 from pinterest_pipeline.lake.wal import Journal, read_journals
 
 Undo = Callable[[], None]
+#: Seconds on a clock that never goes back (``time.monotonic`` unless a test injects another).
+Clock = Callable[[], float]
 logger = logging.getLogger(__name__)
 
 #: A journal this large is replaced by one holding only the pending records.
@@ -25,9 +27,10 @@ class PartitionLog:
     that are pending), so offsets continue and nothing acknowledged is lost or written twice.
     """
 
-    def __init__(self, topic: str, partition: int, store: ObjectStore, folder: Path, flush_size: int) -> None:
+    def __init__(self, topic: str, partition: int, store: ObjectStore, folder: Path, flush_size: int,
+                 clock: Clock = time.monotonic) -> None:
         self.topic, self.partition, self.store = topic, partition, store
-        self.folder, self.flush_size = folder, flush_size
+        self.folder, self.flush_size, self.clock = folder, flush_size, clock
         #: Set when records that were not acknowledged could not be taken back out of the journal.
         self.broken: OSError | None = None
         journals = read_journals(folder)
@@ -40,7 +43,7 @@ class PartitionLog:
             self.pending = [logged[offset] for offset in range(self.pending_start, logged_end)]
         except KeyError as missing:
             raise RuntimeError(f"the journal of {topic}[{partition}] in {folder} lacks offset {missing}") from None
-        self.arrivals = [time.monotonic()] * len(self.pending)
+        self.arrivals = [clock()] * len(self.pending)
         self.next_offset = max(lake_end, logged_end)
         # Start again from one journal holding exactly the pending records.
         self.journal = Journal.create(folder, self.pending_start, self.pending) if self.pending else None
@@ -85,7 +88,7 @@ class PartitionLog:
                 self._take_back(lambda: journal.truncate(size))
                 raise
         self.pending.extend(lines)
-        self.arrivals.extend([time.monotonic()] * len(lines))
+        self.arrivals.extend([self.clock()] * len(lines))
         self.next_offset += len(lines)
 
         def undo() -> None:
@@ -114,7 +117,7 @@ class PartitionLog:
         Ready: ``flush_size`` records, or fewer whose first arrived ``rotate_interval_s`` ago, or any when
         ``flush_partial``. A failed write leaves the records pending (the caller retries later).
         """
-        written, now = 0, time.monotonic()
+        written, now = 0, self.clock()
         while self.pending:
             due = rotate_interval_s is not None and now - self.arrivals[0] >= rotate_interval_s
             if len(self.pending) < self.flush_size and not (due or flush_partial):

@@ -11,13 +11,14 @@ import fcntl
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from pinterest_pipeline.lake.layout import lake_line
-from pinterest_pipeline.lake.partition_log import PartitionLog, Undo
+from pinterest_pipeline.lake.partition_log import Clock, PartitionLog, Undo
 from pinterest_pipeline.lake.store import ObjectStore, is_url, make_dirs, open_store
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,8 @@ class LakeWriter:
     - ``flush_on_close``: on :meth:`close`, write partial objects too (else they wait in the journal for the
       next run);
     - ``state_dir``: the journals (default :func:`default_state_dir`); one writer per state folder;
-    - ``endpoint_url`` / ``storage_options``: fsspec options of a remote root (e.g. a local S3 endpoint).
+    - ``endpoint_url`` / ``storage_options``: fsspec options of a remote root (e.g. a local S3 endpoint);
+    - ``clock``: what rotation measures record ages with (tests inject one to make an object due at will).
     """
 
     def __init__(
@@ -93,6 +95,7 @@ class LakeWriter:
         endpoint_url: str | None = None,
         storage_options: Mapping[str, Any] | None = None,
         topics: Iterable[str] = (),
+        clock: Clock = time.monotonic,
     ) -> None:
         if flush_size < 1 or partitions < 1:
             raise ValueError("flush_size and partitions must be at least 1")
@@ -101,6 +104,7 @@ class LakeWriter:
         self.root = str(root)
         self.flush_size, self.partitions = flush_size, partitions
         self.rotate_interval_s, self.flush_on_close = rotate_interval_s, flush_on_close
+        self.clock = clock
         self.store: ObjectStore = open_store(root, endpoint_url, storage_options)
         self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir(root)
         make_dirs(self.state_dir)
@@ -140,7 +144,7 @@ class LakeWriter:
                 found = {int(p.name.removeprefix("partition=")) for p in folder.glob("partition=*") if p.is_dir()}
                 logs = {
                     partition: PartitionLog(topic, partition, self.store, folder / f"partition={partition}",
-                                            self.flush_size)
+                                            self.flush_size, self.clock)
                     for partition in sorted(set(range(self.partitions)) | found)
                 }
                 state = self._topics[topic] = _Topic(logs)
