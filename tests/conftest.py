@@ -8,15 +8,31 @@ import pytest
 from pinterest_pipeline.demo.processes import MotoServer
 from pinterest_pipeline.kinesis import kinesis_client
 from pinterest_pipeline.spark.session import get_spark
+from tests.support.children import Children
 from tests.support.mariadb_server import INSTALL_HINT, MariaDBServer, server_binary
 from tests.support.source_sample import seeded_sqlite
 
-pytest_plugins = ["tests.support.kafka_broker"]  # the session-wide real Kafka broker fixture
+pytest_plugins = [
+    "tests.support.kafka_broker",  # the session-wide real Kafka broker fixture
+    "tests.support.run_rules",  # no skips under CI=true; --reverse
+    "pytester",  # tests of those rules run pytest in pytest
+]
+
+
+@pytest.fixture
+def children() -> Iterator[Children]:
+    """Start child processes with ``children.start(command, **popen_options)``: killed at the end of the test."""
+    started = Children()
+    try:
+        yield started
+    finally:
+        started.kill_all()
 
 
 @pytest.fixture(scope="session")
 def mariadb_server() -> Iterator[MariaDBServer]:
-    """A private MariaDB server for the whole session (host, port, user, password, database, url)."""
+    """A private MariaDB server for the whole session (host, port, user, password, database, url); without the
+    server binary the tests that need it skip (and so fail under CI, see ``tests.support.run_rules``)."""
     if server_binary() is None:
         pytest.skip(f"MariaDB server binary not found: {INSTALL_HINT}")
     with MariaDBServer() as server:

@@ -2,12 +2,13 @@
 
 - :class:`GatewayProcess`: ``python -m pinterest_pipeline.gateway`` as a child on a socket this process holds,
   so that it can be stopped, killed and restarted on the same URL;
-- :class:`MotoServer`: a moto server (Kinesis, S3 ... over HTTP) as a child on 127.0.0.1;
-- :func:`free_port`, :func:`wait_until_healthy`, :func:`stop_process` for other children.
+- :class:`MotoServer`: a moto server (Kinesis, S3 ... over HTTP) as a child on a port it picks itself;
+- :func:`free_port`, :func:`reserved_port`, :func:`wait_until_healthy`, :func:`stop_process` for other children.
 """
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -33,6 +34,28 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def reserved_port() -> socket.socket:
+    """A socket bound to a free 127.0.0.1 port that never listens: connections to the port are refused, no other
+    program can bind it, and :func:`listener_on` sockets of this user can share it (``SO_REUSEPORT``)."""
+    reservation = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    reservation.bind(("127.0.0.1", 0))
+    return reservation
+
+
+def listener_on(port: int) -> socket.socket:
+    """A listening socket on ``127.0.0.1:port``, a port held by :func:`reserved_port`."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(128)
+    except BaseException:
+        listener.close()
+        raise
+    return listener
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
@@ -66,8 +89,10 @@ class GatewayProcess:
 
     This process binds the socket (127.0.0.1, a port the OS picks) and each child serves it (``--fd``), so a
     restart keeps the URL and no other process can take the port in between; while no child runs, connections
-    wait in the socket's backlog. With ``refuse_while_down`` each child binds the port itself instead, so that
-    while none runs connections are refused, as in an outage. The child's output goes to a log file
+    wait in the socket's backlog. With ``refuse_while_down`` this process only reserves the port
+    (:func:`reserved_port`) and each child serves a listening socket of its own on it that dies with the child,
+    so that while none runs connections are refused, as in an outage. ``launcher`` prefixes the child's command
+    (e.g. ``setpriv …`` to run it with fewer privileges). The child's output goes to a log file
     (:attr:`log_path`). ``PINTEREST_*`` and ``KAFKA_BOOTSTRAP_SERVERS`` of this environment are not passed on:
     give them in ``env``.
     """
@@ -81,22 +106,22 @@ class GatewayProcess:
                      if not k.startswith("PINTEREST_") and k != "KAFKA_BOOTSTRAP_SERVERS"}
         self.env = {**inherited, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process: subprocess.Popen | None = None
-        self._socket: socket.socket | None = None
+        self.refuse_while_down = refuse_while_down
         if refuse_while_down:
-            self.port = free_port()
+            self._socket = reserved_port()
         else:
             self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self._socket.bind(("127.0.0.1", 0))
             self._socket.listen(128)
-            self.port = self._socket.getsockname()[1]
+        self.port = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = tempfile.NamedTemporaryFile(prefix="gateway-", suffix=".log", delete=False)
         self.log_path = Path(self._log.name)
 
-    def command(self) -> list[str]:
-        inherited = ["--fd", str(self._socket.fileno())] if self._socket else []
+    def command(self, fd: int) -> list[str]:
+        """The child's command line, serving the inherited listening socket ``fd``."""
         return [*self.launcher, sys.executable, "-m", "pinterest_pipeline.gateway", "--host", "127.0.0.1", "--port",
-                str(self.port), *inherited, "--lake-root", self.lake_root, "--flush-size", str(self.flush_size),
+                str(self.port), "--fd", str(fd), "--lake-root", self.lake_root, "--flush-size", str(self.flush_size),
                 *self.extra_args]
 
     @property
@@ -107,9 +132,13 @@ class GatewayProcess:
         """Start a child and wait until ``/health`` answers 200."""
         if self.running:
             raise RuntimeError("the gateway is already running")
-        self.process = subprocess.Popen(self.command(), env=self.env, stdin=subprocess.DEVNULL,
-                                        stdout=self._log, stderr=subprocess.STDOUT,
-                                        pass_fds=(self._socket.fileno(),) if self._socket else ())
+        serving = listener_on(self.port) if self.refuse_while_down else self._socket
+        try:
+            self.process = subprocess.Popen(self.command(serving.fileno()), env=self.env, stdin=subprocess.DEVNULL,
+                                            stdout=self._log, stderr=subprocess.STDOUT, pass_fds=(serving.fileno(),))
+        finally:
+            if serving is not self._socket:
+                serving.close()  # the child's copy alone keeps it listening
         try:
             wait_until_healthy(f"{self.url}/health", self.process, self.startup_timeout)
         except (RuntimeError, TimeoutError) as error:
@@ -144,8 +173,7 @@ class GatewayProcess:
             if self.running:
                 self.stop()
         finally:
-            if self._socket:
-                self._socket.close()
+            self._socket.close()
             self._log.close()
             self.log_path.unlink(missing_ok=True)
 
@@ -167,32 +195,53 @@ class GatewayProcess:
 class MotoServer:
     """A moto server (``python -m moto.server``: Kinesis, S3 ... over HTTP) as a child on 127.0.0.1.
 
-    Its own process, as a real endpoint is: nothing it does competes with the caller's threads. State lives in
-    the server: use distinct bucket / stream names per test.
+    Its own process, as a real endpoint is: nothing it does competes with the caller's threads. It binds port 0
+    and the port the OS gave it is read from its log, so no other program can take the port first. State lives
+    in the server: use distinct bucket / stream names per test.
     """
+
+    #: The line werkzeug logs once it listens.
+    LISTENING = re.compile(r"Running on http://127\.0\.0\.1:(\d+)")
 
     def __init__(self, startup_timeout: float = 30.0) -> None:
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
         self.url = ""
+        self._log: Path | None = None
 
     def start(self) -> "MotoServer":
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+        handle, name = tempfile.mkstemp(prefix="moto-", suffix=".log")
+        self._log = Path(name)
+        with os.fdopen(handle, "wb") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", "0"],
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
         try:
+            self.url = f"http://127.0.0.1:{self._listening_port()}"
             wait_until_healthy(f"{self.url}/moto-api/data.json", self.process, self.startup_timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
+    def _listening_port(self) -> int:
+        """The port the child logs that it listens on; fails early if it exits first."""
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            found = self.LISTENING.search(self._log.read_text(errors="replace"))
+            if found:
+                return int(found.group(1))
+            if self.process.poll() is not None:
+                raise RuntimeError(f"moto server exited with status {self.process.returncode} before listening")
+            time.sleep(0.05)
+        raise TimeoutError(f"moto server not listening after {self.startup_timeout:.0f} s")
+
     def stop(self) -> None:
         if self.process is not None:
             stop_process(self.process)
             self.process = None
+        if self._log is not None:
+            self._log.unlink(missing_ok=True)
+            self._log = None
 
     def __enter__(self) -> "MotoServer":
         return self.start()

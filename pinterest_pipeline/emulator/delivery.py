@@ -5,13 +5,16 @@ body, as the original's API Gateway did for Kinesis errors), through the transpo
 """
 from __future__ import annotations
 
+import logging
 import time
-from dataclasses import dataclass, field
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
+
+logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 #: Per-record outcome meaning "not stored, send it again" (see :func:`deliver_in_rounds`).
@@ -127,6 +130,8 @@ def send_with_retry(
                 raise DeliveryFailed(reason, detail)
         if attempt + 1 < policy.max_attempts:
             on_retry()
+            logger.warning("%s %s: %s, try %d of %d in %.1f s", method, url, reason, attempt + 2,
+                           policy.max_attempts, policy.delay(attempt))
             sleep(policy.delay(attempt))
     raise DeliveryFailed(reason, f"gave up after {policy.max_attempts} tries ({detail})")
 

@@ -134,7 +134,8 @@ class KafkaBackend:
     ) -> list[tuple[int, int]]:
         """Produce ``values`` to ``topic``; ``(partition, offset)`` of each, once the broker acknowledged all.
 
-        ``ValueError``: a value is not JSON (nothing produced); :class:`UnknownTopic`; :class:`KafkaUnavailable`
+        ``ValueError``: a value is not JSON (nothing produced); :class:`UnknownTopic`, also for a topic deleted
+        since it was listed (its records time out, and the cluster no longer lists it); :class:`KafkaUnavailable`
         when a record was not acknowledged within ``message.timeout.ms`` (some others may have been).
         """
         payloads = [encode_json(value) for value in values]
@@ -150,7 +151,12 @@ class KafkaBackend:
             self._enqueue(producer, topic, payload, deliveries.callback(index), extra, deadline)
         while deliveries.pending and time.monotonic() < deadline:
             producer.poll(0.05)
-        return self._answer(topic, deliveries)
+        try:
+            return self._answer(topic, deliveries)
+        except KafkaUnavailable:
+            if topic not in self._refresh_topics():  # the broker answers, without the topic: it was deleted
+                raise UnknownTopic(topic) from None
+            raise
 
     @staticmethod
     def _enqueue(producer: Producer, topic: str, payload: bytes, report: Callable[[KafkaError | None, Message], None],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -203,6 +204,14 @@ class LocalKafka:
         ours = BROKER_MAIN.encode() in command_line and str(self.config_path).encode() in command_line
         return state.pid if ours else None
 
+    def cluster_id(self) -> str | None:
+        """The KRaft cluster id the state folder was formatted with (None before the first start)."""
+        try:
+            found = re.search(r"^cluster\.id=(\S+)$", (self.data_dir / "meta.properties").read_text(), re.M)
+        except FileNotFoundError:
+            return None
+        return found.group(1) if found else None
+
     def is_running(self) -> bool:
         return self.pid() is not None
 
@@ -226,8 +235,8 @@ class LocalKafka:
             self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, cwd=self.state_dir,
                                              start_new_session=True)
-        self._write_state(self._process.pid)
         try:
+            self._write_state(self._process.pid)
             self.wait_ready(timeout)
         except BaseException:
             self.stop()
@@ -241,7 +250,8 @@ class LocalKafka:
             raise BrokerFailed(f"formatting {self.data_dir} failed:\n{done.stdout}{done.stderr}")
 
     def wait_ready(self, timeout: float) -> None:
-        """Wait until the broker answers metadata requests with itself registered."""
+        """Wait until the broker answers metadata requests with itself registered, as the cluster this state
+        folder was formatted for (not another broker that took the port first)."""
         from confluent_kafka.admin import AdminClient
 
         deadline = time.monotonic() + timeout
@@ -251,10 +261,12 @@ class LocalKafka:
                 raise BrokerFailed(f"broker not listening on {self.bootstrap_servers} after {timeout:.0f} s")
             time.sleep(0.1)
         admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 3})
+        ours = self.cluster_id()
         while True:
             self._check_alive()
             try:
-                if admin.list_topics(timeout=1).brokers:
+                metadata = admin.list_topics(timeout=1)
+                if metadata.brokers and metadata.cluster_id == ours:
                     return
             except Exception:  # noqa: BLE001 - not ready yet: retried until the deadline
                 pass

@@ -216,6 +216,8 @@ class LakeSink:
         error = message.error()
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
+                if key not in self._at_end:
+                    logger.info("%s[%d] read to its end (offset %d)", key[0], key[1], message.offset())
                 self._at_end.add(key)
                 self.metrics.set_lag(*key, 0)
                 return

@@ -16,6 +16,8 @@ from pinterest_pipeline.lake.wal import Journal, read_journals
 Undo = Callable[[], None]
 #: Told the seconds and the record count of each durable journal write (e.g. to a metrics histogram).
 JournalObserver = Callable[[float, int], None]
+#: Seconds on a clock that never goes back (``time.monotonic`` unless a test injects another).
+Clock = Callable[[], float]
 logger = logging.getLogger(__name__)
 
 
@@ -40,9 +42,10 @@ class PartitionLog:
     """
 
     def __init__(self, topic: str, partition: int, store: ObjectStore, folder: Path, flush_size: int,
-                 state_lock: threading.RLock | None = None, on_journal_write: JournalObserver | None = None) -> None:
+                 state_lock: threading.RLock | None = None, on_journal_write: JournalObserver | None = None,
+                 clock: Clock = time.monotonic) -> None:
         self.topic, self.partition, self.store = topic, partition, store
-        self.folder, self.flush_size = folder, flush_size
+        self.folder, self.flush_size, self.clock = folder, flush_size, clock
         self.on_journal_write = on_journal_write
         #: Guards offsets, pending records and the journal: held by appends, and by object writes between puts.
         self.state_lock = state_lock if state_lock is not None else threading.RLock()
@@ -69,7 +72,7 @@ class PartitionLog:
             self.pending = [logged[offset] for offset in range(self.pending_start, logged_end)]
         except KeyError as missing:
             raise RuntimeError(f"the journal of {topic}[{partition}] in {folder} lacks offset {missing}") from None
-        self.arrivals = [time.monotonic()] * len(self.pending)
+        self.arrivals = [clock()] * len(self.pending)
         self.next_offset = max(lake_end, logged_end)
         # Start again from one journal holding exactly the pending records.
         self.journal = Journal.create(folder, self.pending_start, self.pending) if self.pending else None
@@ -120,7 +123,7 @@ class PartitionLog:
         if self.on_journal_write is not None:
             self.on_journal_write(time.perf_counter() - started, len(lines))
         self.pending.extend(lines)
-        self.arrivals.extend([time.monotonic()] * len(lines))
+        self.arrivals.extend([self.clock()] * len(lines))
         self.next_offset += len(lines)
 
         def undo() -> None:
@@ -193,7 +196,7 @@ class PartitionLog:
     def has_ready_object(self, rotate_interval_s: float | None = None) -> bool:
         """Whether an object is ready to be written."""
         with self.state_lock:
-            return self._next_object(rotate_interval_s, False, time.monotonic()) is not None
+            return self._next_object(rotate_interval_s, False, self.clock()) is not None
 
     def ahead_of(self, offset: int) -> int:
         """Records before ``offset`` not yet in an object."""
@@ -217,7 +220,7 @@ class PartitionLog:
 
         A failed write leaves the records pending (the caller retries later).
         """
-        written, now = 0, time.monotonic()
+        written, now = 0, self.clock()
         while True:
             with self.state_lock:
                 ready = self._next_object(rotate_interval_s, flush_partial, now, up_to)

@@ -5,11 +5,9 @@ Rows are generated in fixed blocks of ``BLOCK_SIZE`` indices, each block from it
 """
 from __future__ import annotations
 
-import re
 import uuid
-from collections import Counter
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -29,15 +27,6 @@ BLOCK_SIZE = 1_000
 MEDIA_TYPES: tuple[str, ...] = ("image", "video", "multi-video(story page format)")
 MEDIA_WEIGHTS: tuple[float, ...] = (0.82, 0.12, 0.06)
 
-#: Exact dirty values each pin column holds: the contract's placeholders plus the empty string.
-DIRTY_PATTERNS: dict[str, tuple[str, ...]] = {column: (*values, "") for column, values in PLACEHOLDERS.items()}
-#: The shapes a readable ``follower_count`` takes.
-FOLLOWER_COUNT_SHAPES: dict[str, re.Pattern[str]] = {
-    "digits": re.compile(r"\d+"),
-    "thousands": re.compile(r"\d+k"),
-    "decimal thousands": re.compile(r"\d+\.\d+k"),
-    "millions": re.compile(r"\d+(\.\d+)?M"),
-}
 #: Probability of each dirty value, per row.
 DIRTY_RATES: dict[str, float] = {
     "user_info_error": 0.03,  # poster_name and follower_count both "User Info Error"
@@ -226,12 +215,3 @@ def generate_rows(start: int, count: int, seed: int = 100) -> dict[str, list[dic
             rows[table].extend(dict(zip(names, row)) for row in values)
     return rows
 
-
-def dirty_value_counts(pin_rows: Iterable[Mapping[str, Any]]) -> Counter[tuple[str, str]]:
-    """How many times each ``(column, dirty value)`` of ``DIRTY_PATTERNS`` occurs in pin rows."""
-    counts: Counter[tuple[str, str]] = Counter()
-    for row in pin_rows:
-        for column, values in DIRTY_PATTERNS.items():
-            if row[column] in values:
-                counts[column, row[column]] += 1
-    return counts

@@ -1,5 +1,5 @@
-"""End to end: generated lake (repeats and damaged lines included) → run_batch → Delta tables, checked
-against an independent DuckDB computation over the same files."""
+"""End to end: generated lake (repeats, repeats that differ and damaged lines included) → run_batch → Delta
+tables, checked against an independent DuckDB computation over the same files."""
 from __future__ import annotations
 
 import re
@@ -28,6 +28,8 @@ pytestmark = pytest.mark.spark
 PREFIX = "124a514b9149"
 DISTINCT_ROWS = 3000
 SENT_RECORDS = 3000
+#: Records that repeat an ``ind`` already sent with other values (a row edited between two sends).
+EDITED_RECORDS = 60
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class Run:
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    rows = sampled_rows(DISTINCT_ROWS, SENT_RECORDS)
+    rows = sampled_rows(DISTINCT_ROWS, SENT_RECORDS, edited=EDITED_RECORDS)
     root = tmp_path_factory.mktemp("lake")
     write_lake(root, PREFIX, rows, flush_size=500, single_record_objects=3, partitions=2, malformed=MALFORMED_LINES)
     return Lake(root, len({row["index"] for row in rows["pin"]}))
@@ -65,8 +67,8 @@ def run(spark: SparkSession, lake: Lake, tmp_path_factory: pytest.TempPathFactor
 def test_counts_per_topic(run: Run) -> None:
     for kind in KINDS:
         injected = len(MALFORMED_LINES[kind])
-        assert run.result.counts[kind] == {"raw": SENT_RECORDS + injected, "good": SENT_RECORDS,
-                                           "quarantined": injected}, kind
+        good = SENT_RECORDS + EDITED_RECORDS
+        assert run.result.counts[kind] == {"raw": good + injected, "good": good, "quarantined": injected}, kind
         assert run.result.cleaned_rows[kind] == run.lake.distinct_indices, kind
 
 
@@ -115,6 +117,7 @@ def test_quarantine_of_bytes_that_are_not_utf8_reads_anywhere(spark: SparkSessio
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_cleaned_tables_equal_duckdb(spark: SparkSession, run: Run, reference: DuckDBReference, kind: str) -> None:
+    assert reference.differing_repeats(kind) > 0  # the lake holds repeats of one ind that differ: one is kept
     location = run.result.tables[cleaned_table_name(PREFIX, kind)]
     ours = spark.read.format("delta").load(location).orderBy("ind").toPandas()
     theirs = reference.table(kind)
@@ -142,18 +145,24 @@ def test_every_output_is_a_delta_table(spark: SparkSession, run: Run) -> None:
         assert DeltaTable.isDeltaTable(spark, location), name
 
 
+def latest_version(spark: SparkSession, location: str) -> int:
+    """The newest version of the Delta table at ``location``."""
+    return DeltaTable.forPath(spark, location).history(1).first()["version"]
+
+
 def test_cli_rerun_replaces_tables_and_writes_report(spark: SparkSession, run: Run,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     report = run.warehouse.parent / "report" / "report.md"
     argv = ["--lake-root", str(run.lake.root), "--prefix", PREFIX, "--warehouse", str(run.warehouse),
             "--report", str(report)]
+    versions = {kind: latest_version(spark, run.result.tables[cleaned_table_name(PREFIX, kind)]) for kind in KINDS}
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "insight_3b_top_country_by_followers" in printed and "quarantined" in printed
     for kind in KINDS:
         location = run.result.tables[cleaned_table_name(PREFIX, kind)]
-        assert spark.read.format("delta").load(location).count() == run.lake.distinct_indices
-        assert DeltaTable.forPath(spark, location).history().count() == 2
+        assert spark.read.format("delta").load(location).count() == run.lake.distinct_indices  # replaced, not added
+        assert latest_version(spark, location) == versions[kind] + 1  # one new version, whatever ran before
     quarantine = spark.read.format("delta").load(run.result.tables[quarantine_table_name(PREFIX)])
     assert quarantine.count() == run.result.quarantined
     text = report.read_text()

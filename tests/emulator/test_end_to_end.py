@@ -15,8 +15,9 @@ from pinterest_pipeline.contract import KINDS, decode_json, encode_json, topic_n
 from pinterest_pipeline.demo.processes import GatewayProcess
 from pinterest_pipeline.source.database import make_engine, seed
 from tests.support import REPO_ROOT
+from tests.support.children import Children
 from tests.support.scripted_http_server import ScriptedServer
-from tests.support.source_sample import sampled_indices
+from tests.support.source_sample import drawn_indices
 
 REPO = REPO_ROOT
 PREFIX = "124a514b9149"
@@ -58,7 +59,7 @@ def test_every_row_arrives_once_per_topic(tmp_path: Path, source_url: str, count
     assert result.returncode == 0, result.stderr
     summary = summary_of(result.stdout)
     assert summary["sent"] == 3 * count and summary["failed"] == 0 and summary["retried"] == 0
-    expected = sampled_indices(count, batch_size, seed=7)
+    expected = drawn_indices(count, seed=7)
     for kind in KINDS:
         objects, records = lake_records(tmp_path / "lake", kind)
         assert objects == count  # flush.size=1: one object per record, as the original sink
@@ -79,30 +80,37 @@ def test_records_carry_the_source_row(tmp_path: Path, source_url: str) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", geo[0]["timestamp"])
 
 
-def test_gateway_killed_mid_run_loses_nothing(tmp_path: Path, source_url: str) -> None:
-    lake = tmp_path / "lake"
+def wait_for_text(path: Path, text: str, timeout: float = 120.0) -> None:
+    """Block until the file at ``path`` contains ``text``."""
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"{text!r} never appeared in {path}"
+        time.sleep(0.05)
+
+
+def test_gateway_killed_mid_run_loses_nothing(tmp_path: Path, source_url: str, children: Children) -> None:
+    lake, log = tmp_path / "lake", tmp_path / "emulator.log"
     with GatewayProcess(lake, refuse_while_down=True, extra_args=["--log-level", "warning"]) as gateway:
         command = [sys.executable, str(REPO / "user_posting_emulation.py"), "--invoke-url", gateway.url,
-                   "--no-progress", "--db-url", source_url, "--count", "300", "--rate", "150", "--batch-size", "5",
+                   "--no-progress", "--db-url", source_url, "--count", "300", "--rate", "50", "--batch-size", "5",
                    "--seed", "11", "--max-attempts", "12"]
-        emulator = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            wait_for_objects(lake, 30)
-            gateway.kill()  # SIGKILL: a crash, no shutdown code runs; connections are refused meanwhile
-            time.sleep(1.0)
-            gateway.start()
-            stdout, stderr = emulator.communicate(timeout=120)
-        finally:
-            emulator.kill()
-            emulator.wait()
-    assert emulator.returncode == 0, stderr
+        with log.open("w") as errors:
+            emulator = children.start(command, stdout=subprocess.PIPE, stderr=errors, text=True)
+        wait_for_objects(lake, 30)
+        assert emulator.poll() is None, "the emulator ended before the crash"  # 300 rows at 50 rows/s: ~6 s
+        gateway.kill()  # SIGKILL: a crash, no shutdown code runs; connections are refused meanwhile
+        wait_for_text(log, "connection-error, try 2 of 12")  # the emulator met the outage and backs off
+        gateway.start()
+        stdout, _ = emulator.communicate(timeout=120)
+    assert emulator.returncode == 0, log.read_text()
     summary = summary_of(stdout)
     assert summary["retried"] > 0 and summary["failed"] == 0
-    expected = sampled_indices(300, 5, seed=11)
+    expected = drawn_indices(300, seed=11)
     for kind in KINDS:
         _, records = lake_records(tmp_path / "lake", kind)
         arrived = Counter(record["index" if kind == "pin" else "ind"] for record in records)
         assert not expected - arrived, f"{kind}: rows lost"  # at least once
+        assert set(arrived) == set(expected), f"{kind}: rows that were never drawn"
 
 
 def test_rejected_requests_are_reported_with_nonzero_exit(tmp_path: Path, source_url: str) -> None:

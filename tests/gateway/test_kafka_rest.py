@@ -154,6 +154,19 @@ ERRORS = {
                            "not JSON-serialisable"),
     "oversized body": (f"/topics/{PIN}", PRODUCE_HEADERS, body(*[{"title": "x" * 100}] * 50), 413, 413,
                        "HTTP 413 Request Entity Too Large"),
+    # The proxy's order: the content type, then the body, and only then the topic.
+    "unknown topic, json content type": (f"/topics/{PREFIX}.nope", {"Content-Type": "application/json"}, VALID,
+                                         415, 415, "HTTP 415 Unsupported Media Type"),
+    "unknown topic, oversized body": (f"/topics/{PREFIX}.nope", PRODUCE_HEADERS, body(*[{"title": "x" * 100}] * 50),
+                                      413, 413, "HTTP 413 Request Entity Too Large"),
+    "unknown topic, malformed json": (f"/topics/{PREFIX}.nope", PRODUCE_HEADERS, b'{"records": [', 400, 400,
+                                      "Malformed JSON"),
+    "unknown topic, record not an object": (f"/topics/{PREFIX}.nope", PRODUCE_HEADERS, b'{"records":[2]}', 400,
+                                            400, "records[0] must be a JSON object"),
+    "unknown topic, empty records": (f"/topics/{PREFIX}.nope", PRODUCE_HEADERS, b'{"records":[]}', 422, 422,
+                                     "records must not be empty"),
+    "unknown topic, unknown partition": (f"/topics/{PREFIX}.nope", PRODUCE_HEADERS,
+                                         b'{"records":[{"value":1,"partition":5}]}', 404, 40401, "Topic not found."),
 }
 
 
@@ -208,6 +221,25 @@ class UnreachableBackend:
 
     def close(self) -> None:
         pass
+
+
+class VanishingTopicBackend(UnreachableBackend):
+    """A backend that lists the topic, then finds it gone when producing (deleted in between)."""
+
+    def topics(self) -> list[str]:
+        return [PIN]
+
+    def partition_count(self, topic: str) -> int:
+        return 1
+
+    def produce(self, topic: str, values: list[Any], partitions: Any = None) -> list[tuple[int, int]]:
+        raise LookupError(topic)  # what a backend raises for a topic the cluster does not have (UnknownTopic)
+
+
+def test_a_topic_gone_between_listing_and_produce_answers_404_not_500(tmp_path: Path) -> None:
+    with TestClient(create_app(Settings(lake_root=str(tmp_path / "lake")), VanishingTopicBackend())) as client:
+        answer = client.post(f"/topics/{PIN}", content=VALID, headers=PRODUCE_HEADERS)
+    assert (answer.status_code, answer.json()) == (404, {"error_code": 40401, "message": "Topic not found."})
 
 
 @pytest.mark.parametrize("method,path", [("GET", "/topics"), ("GET", f"/topics/{PIN}"), ("POST", f"/topics/{PIN}")])

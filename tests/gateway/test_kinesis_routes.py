@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from pinterest_pipeline.demo.processes import GatewayProcess, free_port
+from pinterest_pipeline.demo.processes import GatewayProcess, reserved_port
 from pinterest_pipeline.gateway.kinesis_routes import kinesis_error_response, kinesis_routes
 from pinterest_pipeline.gateway.request_body import BodyLimits
 from pinterest_pipeline.kinesis import ensure_streams, kinesis_client, shard_ids
@@ -208,12 +208,13 @@ def test_kinesis_validation_errors_pass_through(api: TestClient, kinesis: Any, s
 
 
 def test_unreachable_kinesis_is_a_bad_gateway() -> None:
-    dead = f"http://127.0.0.1:{free_port()}"
-    factory = lambda: boto3.client("kinesis", region_name="us-east-1", endpoint_url=dead,  # noqa: E731
-                                   aws_access_key_id="x", aws_secret_access_key="x",
-                                   config=Config(retries={"total_max_attempts": 1}))
-    with TestClient(Starlette(routes=kinesis_routes(factory))) as client:
-        answer = client.get("/streams")
+    with reserved_port() as held:  # bound, never listening: connections are refused while the test runs
+        dead = f"http://127.0.0.1:{held.getsockname()[1]}"
+        factory = lambda: boto3.client("kinesis", region_name="us-east-1", endpoint_url=dead,  # noqa: E731
+                                       aws_access_key_id="x", aws_secret_access_key="x",
+                                       config=Config(retries={"total_max_attempts": 1}))
+        with TestClient(Starlette(routes=kinesis_routes(factory))) as client:
+            answer = client.get("/streams")
     assert answer.status_code == 502 and "Kinesis request failed" in answer.json()["message"]
 
 

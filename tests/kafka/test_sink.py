@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from confluent_kafka import Producer
@@ -22,6 +23,7 @@ from pinterest_pipeline.kafka.sink import LakeSink, SinkOptions
 from pinterest_pipeline.lake.layout import lake_line, parse_object_name
 from pinterest_pipeline.lake.store import LocalObjectStore
 from tests.support import REPO_ROOT
+from tests.support.children import Children
 from tests.support.kafka_broker import new_topics, read_topic, run_sink, unique_name
 
 REPO = REPO_ROOT
@@ -51,9 +53,10 @@ def produce_raw(broker: LocalKafka, topic: str, partition: int, values: tuple[by
     assert producer.flush(10) == 0
 
 
-def sink_command(broker: LocalKafka, prefix: str, lake: Path, group: str, *flags: str) -> list[str]:
+def sink_command(broker: LocalKafka, prefix: str, lake: Path, group: str, *flags: str,
+                 log_level: str = "warning") -> list[str]:
     return [sys.executable, "-m", "pinterest_pipeline.kafka", "sink", "--bootstrap-servers", broker.bootstrap_servers,
-            "--prefix", prefix, "--lake-root", str(lake), "--group-id", group, "--log-level", "warning", *flags]
+            "--prefix", prefix, "--lake-root", str(lake), "--group-id", group, "--log-level", log_level, *flags]
 
 
 def lake_files(lake: Path) -> dict[str, bytes]:
@@ -107,6 +110,10 @@ def test_every_record_lands_once_in_the_connector_layout(kafka_broker: LocalKafk
     assert (again.records, again.objects, sum(again.dead_letters.values())) == (0, 0, 0)
 
 
+#: Objects the killed sink writes before it dies: a good part of the run, not all of it.
+KILL_AFTER = 40
+
+
 def test_sigkill_and_restart_gives_the_lake_of_a_clean_run(kafka_broker: LocalKafka, tmp_path: Path) -> None:
     prefix, topics = make_topics(kafka_broker)
     produce_rows(kafka_broker, topics, range(0, 80))
@@ -114,19 +121,15 @@ def test_sigkill_and_restart_gives_the_lake_of_a_clean_run(kafka_broker: LocalKa
     produce_rows(kafka_broker, topics, range(80, 160))
     clean, crashed = tmp_path / "clean", tmp_path / "crashed"
     run_sink(kafka_broker, clean, topics, unique_name("clean-"), flush_size=2)
-    objects = len(list(clean.rglob("*.json")))
+    assert len(lake_files(clean)) == 3 * 80 + len(BAD_VALUES)  # 160 records per topic in pairs, dead letters
 
     group = unique_name("crash-")
     env = {**os.environ, "KAFKA_GROUP_INSTANCE_ID": f"{group}-1"}  # static member: the restart takes over at once
-    sink = subprocess.Popen(sink_command(kafka_broker, prefix, crashed, group, "--flush-size", "2"), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while len(list(crashed.rglob("*.json"))) < 40 and sink.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    sink.send_signal(signal.SIGKILL)
-    sink.communicate(timeout=10)
-    written_at_kill = len(list(crashed.rglob("*.json")))
-    assert sink.returncode == -signal.SIGKILL and 40 <= written_at_kill < objects  # killed mid-run
+    killed = subprocess.run([sys.executable, "-m", "tests.support.sink_killed_after", str(KILL_AFTER),
+                             kafka_broker.bootstrap_servers, str(crashed), group, "2", *topics],
+                            env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert len(lake_files(crashed)) == KILL_AFTER  # died just after that object, before its commit
 
     restarted = subprocess.run(sink_command(kafka_broker, prefix, crashed, group, "--flush-size", "2",
                                             "--until-caught-up"), env=env, capture_output=True, text=True,
@@ -173,25 +176,35 @@ def test_a_crash_around_an_object_write_loses_and_repeats_nothing(kafka_broker: 
     assert assert_exactly_once(kafka_broker, crashed, topics) == 3 * 40
 
 
-def test_sigterm_stops_gracefully_and_the_partial_object_waits(kafka_broker: LocalKafka, tmp_path: Path) -> None:
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Until ``condition()`` holds: a state, however long the machine takes to get there."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not reached in {timeout:.0f} s: {what}"
+        time.sleep(0.05)
+
+
+def test_sigterm_stops_gracefully_and_the_partial_object_waits(kafka_broker: LocalKafka, tmp_path: Path,
+                                                                children: Children) -> None:
     prefix, topics = make_topics(kafka_broker, partitions=1)
     produce_rows(kafka_broker, topics[:1], range(10), partitions=1)
-    group = unique_name("term-")
-    sink = subprocess.Popen(sink_command(kafka_broker, prefix, tmp_path, group, "--flush-size", "4"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    folder = tmp_path / "topics" / topics[0] / "partition=0"
-    deadline = time.monotonic() + 60
-    while len(list(folder.glob("*.json"))) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)
+    group, log = unique_name("term-"), tmp_path / "sink.log"
+    with log.open("wb") as errors:
+        sink = children.start(sink_command(kafka_broker, prefix, tmp_path / "lake", group, "--flush-size", "4",
+                                           log_level="info"), stdout=subprocess.PIPE, stderr=errors, text=True)
+    folder = tmp_path / "lake" / "topics" / topics[0] / "partition=0"
+    # Two full objects written, and the last two records read (the end of the partition seen): they are pending.
+    wait_for(lambda: f"{topics[0]}[0] read to its end (offset 10)" in log.read_text(), "the end of the partition")
+    assert len(list(folder.glob("*.json"))) == 2
     sink.send_signal(signal.SIGTERM)
-    out, err = sink.communicate(timeout=20)
-    assert sink.returncode == 0, err
+    out, _ = sink.communicate(timeout=60)
+    assert sink.returncode == 0, log.read_text()
     assert "sink: records=8 objects=2" in out
+    assert "stopping: 2 uncommitted record(s) will be read again on the next run" in log.read_text()
     assert sorted(p.name for p in folder.iterdir()) == [f"{topics[0]}+0+{o:010d}.json" for o in (0, 4)]
-    rest = run_sink(kafka_broker, tmp_path, topics, group, flush_size=4)
+    rest = run_sink(kafka_broker, tmp_path / "lake", topics, group, flush_size=4)
     assert (rest.records, rest.objects) == (2, 1)
-    assert assert_exactly_once(kafka_broker, tmp_path, topics) == 10
+    assert assert_exactly_once(kafka_broker, tmp_path / "lake", topics) == 10
 
 
 def lake_records(lake: Path) -> int:
@@ -206,7 +219,7 @@ def test_two_sinks_share_the_partitions_through_a_rebalance(kafka_broker: LocalK
                             flush_size=5, rotate_schedule_interval_ms=300)
     first = LakeSink(settings, client_config(kafka_broker.bootstrap_servers))
     second = LakeSink(settings, client_config(kafka_broker.bootstrap_servers))
-    threads = [threading.Thread(target=sink.run) for sink in (first, second)]
+    threads = [threading.Thread(target=sink.run, daemon=True) for sink in (first, second)]
     threads[0].start()
     try:
         deadline = time.monotonic() + 90
@@ -224,6 +237,7 @@ def test_two_sinks_share_the_partitions_through_a_rebalance(kafka_broker: LocalK
             sink.stop()
         for thread in threads:
             thread.join(30)
+    assert not any(thread.is_alive() for thread in threads), "a sink did not stop"
     assert first.stats.objects > 0 and second.stats.objects > 0
     assert assert_exactly_once(kafka_broker, tmp_path, topics) == 3 * produced
 

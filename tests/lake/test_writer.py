@@ -207,16 +207,40 @@ def test_requests_go_round_robin_over_partitions_unless_they_name_one(tmp_path: 
     assert objects(lake, partition=1)[f"{TOPIC}+1+0000000002.json"] == rows(5, 1)
 
 
+class ManualClock:
+    """A clock that moves only when the test says so: rotation happens at a state, not at a time."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def wait_for_objects(lake: Path, timeout: float = 30.0) -> dict[str, list[dict]]:
+    """Until the rotation timer (a thread checking a few times per interval) has written an object."""
+    deadline = time.monotonic() + timeout
+    while not objects(lake):
+        assert time.monotonic() < deadline, "the rotation timer wrote nothing"
+        time.sleep(0.02)
+    return objects(lake)
+
+
 def test_rotation_writes_a_partial_object_once_its_first_record_is_old_enough(tmp_path: Path) -> None:
-    lake = tmp_path / "lake"
-    with LakeWriter(lake, flush_size=100, rotate_interval_s=0.5) as writer:
+    lake, clock = tmp_path / "lake", ManualClock()
+    with LakeWriter(lake, flush_size=100, rotate_interval_s=2.0, clock=clock) as writer:
         writer.append(TOPIC, rows(0, 2))
-        assert objects(lake) == {}
-        deadline = time.monotonic() + 10
-        while not objects(lake) and time.monotonic() < deadline:
-            time.sleep(0.05)  # the background timer, no append needed
-        assert objects(lake) == {f"{TOPIC}+0+0000000000.json": rows(0, 2)}
-        assert writer.append(TOPIC, rows(2, 1)) == [(0, 2)]
+        clock.advance(1.0)
+        writer.append(TOPIC, rows(2, 1))  # younger: the object's age is its first record's
+        clock.advance(0.75)
+        writer.write_due_objects()  # the first record is 1.75 s old: not due yet
+        assert objects(lake) == {} and writer.pending(TOPIC) == 3
+        clock.advance(0.25)  # 2 s old: due, and the background timer writes it, no append needed
+        assert wait_for_objects(lake) == {f"{TOPIC}+0+0000000000.json": rows(0, 3)}
+        assert writer.append(TOPIC, rows(3, 1)) == [(0, 3)]
         assert writer.pending(TOPIC) == 1
 
 

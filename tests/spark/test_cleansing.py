@@ -56,6 +56,7 @@ FOLLOWER_COUNTS = {
     "452": 452, "0": 0, "5k": 5000, "12k": 12000, "3.2k": 3200, "1.15k": 1150, "1M": 1_000_000,
     "2.5M": 2_500_000, " 7k ": 7000, "User Info Error": None, "": None, None: None, "lots": None,
     "-5": None, "5x": None, "99999999999999999999999": None,
+    "1.2345k": 1235, "2.5005k": 2501, "0.0005k": 1,  # half-way rounds up (not down, not to the even neighbour)
 }
 
 

@@ -1,9 +1,8 @@
 """The streaming job against moto server: exactly once across a restart, quarantine, and the whole path from
-the streaming emulator through the gateway to three Delta tables equal to the batch cleansing."""
+the streaming emulator through the gateway to three Delta tables equal to an independent DuckDB cleansing."""
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -17,12 +16,9 @@ from urllib.parse import urlparse
 
 import duckdb
 import pytest
-import requests
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
-from pyspark.testing import assertDataFrameEqual
 
-from pinterest_pipeline.batch.lake_reader import read_topic
 from pinterest_pipeline.contract import (
     SOURCE_TABLE_BY_KIND,
     encode_json,
@@ -32,12 +28,9 @@ from pinterest_pipeline.contract import (
     topic_name,
 )
 from pinterest_pipeline.demo.processes import GatewayProcess
-from pinterest_pipeline.emulator.runner import EmulationPlan, batches_of_indices
 from pinterest_pipeline.kinesis import ensure_streams
-from pinterest_pipeline.lake.layout import object_key
 from pinterest_pipeline.source.database import fetch_rows, make_engine, seed
 from pinterest_pipeline.source.generator import generate_rows
-from pinterest_pipeline.spark.cleansing import CLEANERS
 from pinterest_pipeline.spark.delta import Warehouse
 from pinterest_pipeline.spark.parsing import (
     REASON_BLANK,
@@ -46,7 +39,6 @@ from pinterest_pipeline.spark.parsing import (
     REASON_NON_FINITE,
     REASON_NOT_UTF8,
 )
-from pinterest_pipeline.spark.schemas import RAW_SCHEMAS
 from pinterest_pipeline.streaming.job import (
     KINESIS_QUARANTINE_COLUMNS,
     CheckpointIdentity,
@@ -57,6 +49,9 @@ from pinterest_pipeline.streaming.job import (
 )
 from pinterest_pipeline.streaming.kinesis_source import SCHEMA as KINESIS_SCHEMA
 from tests.support import REPO_ROOT
+from tests.support.duckdb_reference import DuckDBReference, comparable_rows
+from tests.support.lake_files import write_topic
+from tests.support.source_sample import drawn_indices
 
 pytestmark = pytest.mark.spark
 
@@ -73,15 +68,13 @@ def table(spark: SparkSession, warehouse: Path, name: str) -> DataFrame:
     return Warehouse(str(warehouse)).read(spark, name)
 
 
-def wait_for_rows(query: StreamingQuery, timeout: float = 180) -> None:
-    """Until the query has written at least one micro-batch with records."""
+def wait_for_first_batch(query: StreamingQuery, timeout: float = 300) -> None:
+    """Until the query has finished its first micro-batch (its progress is reported once it is committed)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(p["numInputRows"] > 0 for p in query.recentProgress):
-            return
+    while not query.recentProgress:
         assert query.exception() is None, query.exception()
+        assert time.monotonic() < deadline, "the query finished no micro-batch"
         time.sleep(0.1)
-    raise TimeoutError("the query wrote nothing")
 
 
 def test_restart_from_checkpoint_writes_every_record_exactly_once(spark: SparkSession, moto_endpoint: str,
@@ -94,18 +87,20 @@ def test_restart_from_checkpoint_writes_every_record_exactly_once(spark: SparkSe
     bad = [b"not json at all", b"   ", b'{"title": "no index"}', b'{"index": "not a number"}']
     kinesis.put_records(StreamName=pin_stream, Records=[{"Data": data, "PartitionKey": "partition_1"} for data in bad])
     warehouse = tmp_path / "warehouse"
-    options = dict(endpoint_url=moto_endpoint, max_records_per_batch=12, kinds=["pin"])
+    options = dict(endpoint_url=moto_endpoint, max_records_per_batch=20, kinds=["pin"])
 
-    [query] = start_streaming(spark, prefix, str(warehouse), trigger="1 second", **options)
+    # A processing-time trigger runs its first micro-batch at once and the next one only a year later (the
+    # interval is long on purpose): the query is stopped after exactly one micro-batch of 20 records.
+    [query] = start_streaming(spark, prefix, str(warehouse), trigger="365 days", **options)
     try:
-        wait_for_rows(query)
+        wait_for_first_batch(query)
     finally:
         query.stop()
-    written_before_restart = table(spark, warehouse, streaming_table_name(prefix, "pin")).count()
+    assert [p["numInputRows"] for p in query.recentProgress] == [20]
+    assert table(spark, warehouse, streaming_table_name(prefix, "pin")).count() == 20  # stopped mid-way
     put_rows(kinesis, pin_stream, rows[40:])
     await_queries(start_streaming(spark, prefix, str(warehouse), trigger="availableNow", **options))
 
-    assert 0 < written_before_restart < 40  # stopped mid-way
     written = sorted(r["ind"] for r in table(spark, warehouse, streaming_table_name(prefix, "pin")).collect())
     assert written == sorted(row["index"] for row in rows)  # every record, once
     quarantined = table(spark, warehouse, streaming_quarantine_table_name(prefix)).collect()
@@ -206,30 +201,17 @@ def test_on_databricks_the_job_imports_without_the_spark_4_data_source_api(tmp_p
     assert "ModuleNotFoundError" in off_databricks.stderr  # elsewhere the data source is needed, and imported
 
 
-def sent_rows(source_url: str, count: int, batch_size: int, seed_value: int, max_index: int) -> dict[str, list]:
-    """The rows the emulator sends for these flags, per source table (same sampling as the emulator)."""
-    plan = EmulationPlan(count=count, batch_size=batch_size, seed=seed_value, max_index=max_index)
-    indices = [i for batch in batches_of_indices(random.Random(seed_value), plan) for i in batch]
+def sent_rows(source_url: str, indices: Counter) -> dict[str, list[dict[str, Any]]]:
+    """The source rows of ``indices`` (each once), per source table."""
     engine = make_engine(source_url)
     try:
-        return {table: fetch_rows(engine, table, indices) for table in SOURCE_TABLE_BY_KIND.values()}
+        return {table: fetch_rows(engine, table, sorted(indices)) for table in SOURCE_TABLE_BY_KIND.values()}
     finally:
         engine.dispose()
 
 
-def batch_cleansing(spark: SparkSession, tmp_path: Path, kind: str, rows: list[dict[str, Any]]) -> DataFrame:
-    """What the batch job makes of the same rows: lake objects → batch reader → cleansing."""
-    lake = tmp_path / "lake"
-    topic = topic_name("expected", kind)
-    path = lake / object_key(topic, 0, 0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(encode_json(row).decode() + "\n" for row in rows))
-    read = read_topic(spark, str(lake), topic, RAW_SCHEMAS[kind])
-    return CLEANERS[kind](read.good)
-
-
-def test_emulator_through_gateway_to_delta_equals_batch_cleansing(spark: SparkSession, moto_endpoint: str,
-                                                                    kinesis: Any, tmp_path: Path) -> None:
+def test_emulator_through_gateway_to_delta_equals_the_duckdb_reference(spark: SparkSession, moto_endpoint: str,
+                                                                      kinesis: Any, tmp_path: Path) -> None:
     prefix, count, rows_in_source = uuid.uuid4().hex[:12], 200, 300
     source_url = f"sqlite:///{tmp_path / 'source.db'}"
     engine = make_engine(source_url)
@@ -237,8 +219,6 @@ def test_emulator_through_gateway_to_delta_equals_batch_cleansing(spark: SparkSe
     engine.dispose()
     ensure_streams(kinesis, prefix)
     with GatewayProcess(tmp_path / "lake", extra_args=["--kinesis-endpoint", moto_endpoint]) as gateway:
-        if requests.get(f"{gateway.url}/streams", timeout=10).status_code == 404:
-            pytest.skip("the gateway does not mount the Kinesis routes (yet)")
         emulator = subprocess.run(
             [sys.executable, str(REPO / "user_posting_emulation_streaming.py"), "--invoke-url", gateway.url,
              "--prefix", prefix, "--count", str(count), "--rate", "0", "--batch-size", "10", "--seed", "5",
@@ -249,9 +229,17 @@ def test_emulator_through_gateway_to_delta_equals_batch_cleansing(spark: SparkSe
     warehouse = tmp_path / "warehouse"
     await_queries(start_streaming(spark, prefix, str(warehouse), endpoint_url=moto_endpoint))
 
-    sent = sent_rows(source_url, count, 10, 5, rows_in_source - 1)
+    # The reference: the rows the emulator draws (derived from the contract), cleaned by DuckDB SQL.
+    drawn = drawn_indices(count, seed=5, rows=rows_in_source)
+    reference_lake = tmp_path / "reference-lake"
+    sent = sent_rows(source_url, drawn)
     for kind, source_table in SOURCE_TABLE_BY_KIND.items():
-        streamed = table(spark, warehouse, streaming_table_name(prefix, kind))
-        assert streamed.count() == count
-        assertDataFrameEqual(streamed, batch_cleansing(spark, tmp_path, kind, sent[source_table]))
+        write_topic(reference_lake, topic_name(prefix, kind), sent[source_table], flush_size=100)
+    reference = DuckDBReference(reference_lake, prefix)
+    for kind in SOURCE_TABLE_BY_KIND:
+        streamed = table(spark, warehouse, streaming_table_name(prefix, kind)).toPandas()
+        assert Counter(streamed["ind"]) == drawn, kind  # each record once, repeats of a row included
+        expected = reference.table(kind)
+        assert list(streamed.columns) == list(expected.columns)
+        assert sorted(set(comparable_rows(streamed)), key=lambda row: row[0]) == comparable_rows(expected), kind
     assert table_counts(spark, prefix, str(warehouse))[streaming_quarantine_table_name(prefix)] == 0

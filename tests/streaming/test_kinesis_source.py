@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import BinaryType, StringType, TimestampType
 
@@ -135,6 +136,10 @@ def test_latest_starts_after_the_records_already_there(spark: SparkSession, moto
 def test_missing_stream_name_is_a_clear_error(spark: SparkSession, tmp_path: Path) -> None:
     register_kinesis_source(spark)
     source = spark.readStream.format("kinesis").option("initialPosition", "trim_horizon").load()
-    with pytest.raises(Exception, match="streamName"):
-        query = source.writeStream.format("noop").option("checkpointLocation", str(tmp_path / "c")).start()
-        query.awaitTermination(60)
+    query = source.writeStream.format("noop").option("checkpointLocation", str(tmp_path / "c")).start()
+    try:
+        with pytest.raises(StreamingQueryException,
+                           match="ValueError: the kinesis source needs the option streamName"):
+            query.awaitTermination(60)
+    finally:
+        query.stop()

@@ -5,7 +5,7 @@ the broker's jars cannot be fetched (no Maven, Maven Central unreachable) the te
 with a loud message, or fail when ``PINTEREST_REQUIRE_KAFKA=1`` (CI can insist).
 
 ``tests/conftest.py`` registers this module as a plugin: the ``kafka_broker`` fixture is one broker (one JVM)
-shared by every module of the session and stopped at the end.
+shared by every module of the session and stopped at the end; :func:`private_broker` gives a test its own.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -23,7 +24,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 
 from pinterest_pipeline.contract import DEFAULT_PREFIX, KINDS, topic_name
 from pinterest_pipeline.demo.processes import free_port
-from pinterest_pipeline.kafka.broker import JarsUnavailable, LocalKafka, ensure_jars, ensure_topics
+from pinterest_pipeline.kafka.broker import BrokerFailed, JarsUnavailable, LocalKafka, ensure_jars, ensure_topics
 from pinterest_pipeline.kafka.client_config import client_config
 from pinterest_pipeline.kafka.sink import LakeSink, SinkOptions, SinkStats
 
@@ -31,8 +32,16 @@ from pinterest_pipeline.kafka.sink import LakeSink, SinkOptions, SinkStats
 TEST_PARTITIONS = 2
 TOPICS = tuple(topic_name(DEFAULT_PREFIX, kind) for kind in KINDS)
 
+#: Fresh ports tried when another program takes a free port before the broker binds it.
+PORT_ATTEMPTS = 3
+
+
 def start_private_broker(state_dir: Path) -> LocalKafka:
-    """Fetch the jars (once per machine), start a broker on free ports in ``state_dir``, create the topics."""
+    """Fetch the jars (once per machine), start a broker on free ports in ``state_dir``, create the topics.
+
+    Free ports are picked before the JVM binds them: when another program took one in between, the broker is
+    started again on fresh ports. A broker that started is stopped again when anything after its start fails.
+    """
     try:
         started = time.monotonic()
         ensure_jars()
@@ -43,21 +52,46 @@ def start_private_broker(state_dir: Path) -> LocalKafka:
         if os.environ.get("PINTEREST_REQUIRE_KAFKA") == "1":
             pytest.fail(message)
         pytest.skip(message)
-    broker = LocalKafka(state_dir, port=free_port(), controller_port=free_port())
-    broker.start()
-    ensure_topics(broker.bootstrap_servers, TOPICS, partitions=TEST_PARTITIONS)
-    print(f"\nkafka broker {broker.bootstrap_servers}: jars {fetched - started:.1f} s, "
-          f"start + topics {time.monotonic() - fetched:.1f} s", file=sys.stderr)
-    return broker
+    attempt = 1
+    while True:
+        broker = LocalKafka(state_dir / f"attempt-{attempt}", port=free_port(), controller_port=free_port())
+        try:
+            broker.start()
+            ensure_topics(broker.bootstrap_servers, TOPICS, partitions=TEST_PARTITIONS)
+        except BrokerFailed as failure:
+            broker.stop()
+            if "already in use" in str(failure) and attempt < PORT_ATTEMPTS:
+                attempt += 1
+                continue
+            raise
+        except BaseException:
+            broker.stop()
+            raise
+        print(f"\nkafka broker {broker.bootstrap_servers}: jars {fetched - started:.1f} s, "
+              f"start + topics {time.monotonic() - fetched:.1f} s", file=sys.stderr)
+        return broker
+
+
+@contextmanager
+def private_broker() -> Iterator[LocalKafka]:
+    """A broker of one's own in a temporary folder, stopped and deleted however the block ends."""
+    state_dir = Path(tempfile.mkdtemp(prefix="kafka-broker-"))
+    try:
+        broker = start_private_broker(state_dir)
+        try:
+            yield broker
+        finally:
+            broker.stop()
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[LocalKafka]:
-    """The session's broker (running; a test that stops it must start it again on the same port)."""
-    broker = start_private_broker(Path(tempfile.mkdtemp(prefix="kafka-broker-")))
-    yield broker
-    broker.stop()
-    shutil.rmtree(broker.state_dir, ignore_errors=True)
+    """The session's broker, shared by every module: no test may stop it (one that needs an outage takes a
+    :func:`private_broker`)."""
+    with private_broker() as broker:
+        yield broker
 
 
 def new_topics(broker: LocalKafka, names: list[str], partitions: int = TEST_PARTITIONS) -> list[str]:

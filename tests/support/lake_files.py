@@ -23,13 +23,31 @@ MALFORMED_LINES: dict[str, Sequence[bytes]] = {
 }
 
 
-def sampled_rows(distinct: int, sent: int, seed: int = 100) -> dict[str, list[dict[str, Any]]]:
+#: Edits of a source row between two sends of it, per kind, used in turn: after cleansing, some make the
+#: repeat the smaller row (a NULL, an earlier value), others the larger one.
+EDITS: dict[str, Sequence[dict[str, Any]]] = {
+    "pin": ({"follower_count": "1.5M"}, {"title": "No Title Data Available"}, {"category": "art", "poster_name": ""},
+            {"unique_id": "00000000-0000-4000-8000-000000000000"}, {"description": "Untitled", "tag_list": "new,tags"}),
+    "geo": ({"country": "Aaland"}, {"timestamp": "2030-01-01 00:00:00"}, {"latitude": 0.0, "longitude": -0.5}),
+    "user": ({"age": 99}, {"first_name": "Aaron"}, {"date_joined": "2015-01-01 00:00:00", "last_name": "Zz"}),
+}
+
+
+def sampled_rows(distinct: int, sent: int, seed: int = 100, edited: int = 0) -> dict[str, list[dict[str, Any]]]:
     """``sent`` records per kind whose index is drawn with replacement from ``0..distinct-1`` (like the
-    emulator), the same index for the three kinds, so repeats exist."""
+    emulator), the same index for the three kinds, so repeats exist; then ``edited`` more per kind that repeat
+    an index already sent with other values (:data:`EDITS`): repeated records of one ``ind`` that differ."""
     rows = generate_rows(0, distinct, seed)
     draw = random.Random(seed)
     indices = [draw.randint(0, distinct - 1) for _ in range(sent)]
-    return {kind: [rows[SOURCE_TABLE_BY_KIND[kind]][i] for i in indices] for kind in KINDS}
+    again = list(dict.fromkeys(indices))[:edited]
+    sent: dict[str, list[dict[str, Any]]] = {}
+    for kind in KINDS:
+        source = rows[SOURCE_TABLE_BY_KIND[kind]]
+        edits = EDITS[kind]
+        sent[kind] = [source[i] for i in indices]
+        sent[kind] += [{**source[i], **edits[n % len(edits)]} for n, i in enumerate(again)]
+    return sent
 
 
 def write_topic(

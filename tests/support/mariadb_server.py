@@ -1,8 +1,9 @@
 """A private, throw-away MariaDB server for tests and benchmarks.
 
-It bootstraps a data folder with ``mariadb-install-db``, starts ``mariadbd`` on 127.0.0.1 and a free port,
-then, over the Unix socket as root, creates one database and one password-protected user that clients
-reach over TCP — the same shape as the original project's RDS credentials.
+It bootstraps a data folder with ``mariadb-install-db``, starts ``mariadbd`` on 127.0.0.1 and a free port
+(a fresh one if another program took it before ``mariadbd`` could bind it), then, over the Unix socket as root,
+creates one database and one password-protected user that clients reach over TCP — the same shape as the
+original project's RDS credentials.
 """
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ from pinterest_pipeline.demo.processes import free_port
 
 SEARCH_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
 INSTALL_HINT = "apt-get install mariadb-server"
+#: Fresh ports tried when another program takes a free port before mariadbd binds it.
+PORT_ATTEMPTS = 3
+
+
+class ServerExited(RuntimeError):
+    """mariadbd stopped before it accepted connections."""
 
 
 def find_binary(*names: str) -> str | None:
@@ -79,23 +86,34 @@ class MariaDBServer:
                                    capture_output=True, text=True, timeout=300)
         if installed.returncode != 0:
             raise RuntimeError(f"{install} failed ({installed.returncode}):\n{installed.stdout}{installed.stderr}")
-        self.port = free_port()
-        self._process = subprocess.Popen(
-            [server, "--no-defaults", f"--datadir={data}", f"--socket={self.socket_path}",
-             f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
-             f"--pid-file={self._tmp / 'mysqld.pid'}", f"--log-error={self._tmp / 'error.log'}",
-             "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
-             "--innodb-buffer-pool-size=256M", "--skip-log-bin", "--innodb-use-native-aio=0"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        self._create_database_and_user(self._wait_for_root())
-        return self
+        attempt = 1
+        while True:
+            (self._tmp / "error.log").unlink(missing_ok=True)
+            self.port = free_port()
+            self._process = subprocess.Popen(
+                [server, "--no-defaults", f"--datadir={data}", f"--socket={self.socket_path}",
+                 f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
+                 f"--pid-file={self._tmp / 'mysqld.pid'}", f"--log-error={self._tmp / 'error.log'}",
+                 "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
+                 "--innodb-buffer-pool-size=256M", "--skip-log-bin", "--innodb-use-native-aio=0"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            try:
+                root = self._wait_for_root()
+            except ServerExited as exited:
+                # The free port was taken before mariadbd bound it: again on a fresh one.
+                if "already in use" in str(exited) and attempt < PORT_ATTEMPTS:
+                    attempt += 1
+                    continue
+                raise
+            self._create_database_and_user(root)
+            return self
 
     def _wait_for_root(self) -> pymysql.connections.Connection:
         deadline = time.monotonic() + self.startup_timeout
         while True:
             if self._process is not None and self._process.poll() is not None:
-                raise RuntimeError(f"mariadbd exited with {self._process.returncode}: {self.error_log()}")
+                raise ServerExited(f"mariadbd exited with {self._process.returncode}: {self.error_log()}")
             try:
                 return pymysql.connect(unix_socket=str(self.socket_path), user="root", password="")
             except pymysql.err.OperationalError:

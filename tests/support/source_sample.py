@@ -1,11 +1,10 @@
-"""A small seeded SQLite source database for emulator tests, and the row indices an emulator run samples."""
+"""A small seeded SQLite source database for emulator tests, and the row indices an emulator run draws."""
 from __future__ import annotations
 
 import random
 from collections import Counter
 from pathlib import Path
 
-from pinterest_pipeline.emulator.runner import EmulationPlan, batches_of_indices
 from pinterest_pipeline.source.database import make_engine, seed
 
 SOURCE_ROWS = 400
@@ -20,7 +19,9 @@ def seeded_sqlite(folder: Path, rows: int = SOURCE_ROWS) -> str:
     return url
 
 
-def sampled_indices(count: int, batch_size: int, seed: int, rows: int = SOURCE_ROWS) -> Counter:
-    """How often each row index is sent by an emulator run with these flags (same sampling code)."""
-    plan = EmulationPlan(count=count, batch_size=batch_size, seed=seed, max_index=rows - 1)
-    return Counter(i for batch in batches_of_indices(random.Random(seed), plan) for i in batch)
+def drawn_indices(count: int, seed: int, rows: int = SOURCE_ROWS) -> Counter:
+    """How often each row index is sent by an emulator run of ``--count count --seed seed`` (``--rate 0``) over
+    a source of ``rows`` rows, derived from the contract rather than the emulator's code (CONVENTIONS §7: as the
+    original, one ``random.randint`` over the whole index range per row, from a generator seeded once)."""
+    draw = random.Random(seed)
+    return Counter(draw.randint(0, rows - 1) for _ in range(count))
