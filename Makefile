@@ -4,8 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 STAMP  := $(VENV)/.installed
+REPORT ?= out/report.html
 
-.PHONY: venv demo demo-stream test airflow dist infra-lint clean diagram
+.PHONY: venv demo demo-stream report report-screenshot test airflow dist infra-lint clean diagram
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +17,20 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)  ## create .venv and install the project with its test dependencies
 
 demo: $(STAMP)  ## seed the sample DB, start the gateway, emulate posts, run the batch job, write the report (KAFKA=1: through a real broker)
-	$(PY) -m pinterest_pipeline.demo $(if $(KAFKA),--kafka,)
+	@$(PY) -m pinterest_pipeline.demo $(if $(KAFKA),--kafka,)
 
 demo-stream: $(STAMP)  ## streaming path: moto Kinesis, gateway, streaming emulator, Structured Streaming into Delta
-	$(PY) -m pinterest_pipeline.demo --stream
+	@$(PY) -m pinterest_pipeline.demo --stream
+
+report:  ## open the last run's report (out/report.html) in a browser, or print its path
+	@test -f $(REPORT) || { echo "no $(REPORT) yet: run make demo first" >&2; exit 1; }
+	@if command -v xdg-open >/dev/null 2>&1 && [ -n "$${DISPLAY}$${WAYLAND_DISPLAY}" ]; then \
+		xdg-open $(REPORT) >/dev/null 2>&1 & echo "opening $(REPORT)"; \
+	elif [ "$$(uname)" = Darwin ]; then open $(REPORT); \
+	else echo "report: file://$(abspath $(REPORT))"; fi
+
+report-screenshot: $(STAMP)  ## re-render img/report.png: the report test's headless Chromium screenshot (a phone's width)
+	PINTEREST_REPORT_SCREENSHOT=$(CURDIR)/img/report.png $(PY) -m pytest -q tests/batch/test_report.py -k chromium
 
 test: $(STAMP)  ## the whole test suite
 	$(PY) -m pytest

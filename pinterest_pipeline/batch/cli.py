@@ -42,7 +42,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--lake-root", help="lake root (local folder, s3a://, dbfs:/; default: settings, data/lake)")
     parser.add_argument("--prefix", help="topic prefix, the original's user id (default 124a514b9149)")
     parser.add_argument("--warehouse", help="folder of the Delta tables (default: settings, data/warehouse)")
-    parser.add_argument("--report", type=Path, help="also write a markdown report (with charts) to this file")
+    parser.add_argument("--report", type=Path,
+                        help="also write a markdown report (with charts) to this file, and a self-contained HTML page "
+                             "beside it (the same name ending in .html)")
     return parser.parse_args(argv)
 
 
@@ -59,6 +61,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(render_result(result))
     if args.report:
-        path = write_report(result, args.report.parent, args.report.name)
-        print(f"\nreport: {path}")
+        paths = write_report(result, args.report.parent, args.report.name)
+        print(f"\nreport: {paths.html} ({paths.markdown})")
     return 0

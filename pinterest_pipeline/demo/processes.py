@@ -93,13 +93,14 @@ class GatewayProcess:
     (:func:`reserved_port`) and each child serves a listening socket of its own on it that dies with the child,
     so that while none runs connections are refused, as in an outage. ``launcher`` prefixes the child's command
     (e.g. ``setpriv …`` to run it with fewer privileges). The child's output goes to a log file
-    (:attr:`log_path`). ``PINTEREST_*`` and ``KAFKA_BOOTSTRAP_SERVERS`` of this environment are not passed on:
-    give them in ``env``.
+    (:attr:`log_path`): ``log_path`` if given (appended to, kept), else a temporary one (removed on close).
+    ``PINTEREST_*`` and ``KAFKA_BOOTSTRAP_SERVERS`` of this environment are not passed on: give them in ``env``.
     """
 
     def __init__(self, lake_root: str | Path, flush_size: int = 1, extra_args: Sequence[str] = (),
                  env: Mapping[str, str] | None = None, startup_timeout: float = 30.0,
-                 refuse_while_down: bool = False, launcher: Sequence[str] = ()) -> None:
+                 refuse_while_down: bool = False, launcher: Sequence[str] = (),
+                 log_path: str | Path | None = None) -> None:
         self.lake_root, self.flush_size, self.launcher = str(lake_root), flush_size, list(launcher)
         self.extra_args, self.startup_timeout = list(extra_args), startup_timeout
         inherited = {k: v for k, v in os.environ.items()
@@ -115,8 +116,13 @@ class GatewayProcess:
             self._socket.listen(128)
         self.port = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._log = tempfile.NamedTemporaryFile(prefix="gateway-", suffix=".log", delete=False)
-        self.log_path = Path(self._log.name)
+        self._keep_log = log_path is not None
+        if log_path is None:
+            self._log = tempfile.NamedTemporaryFile(prefix="gateway-", suffix=".log", delete=False)
+            self.log_path = Path(self._log.name)
+        else:
+            self.log_path = Path(log_path)
+            self._log = open(self.log_path, "ab")
 
     def command(self, fd: int) -> list[str]:
         """The child's command line, serving the inherited listening socket ``fd``."""
@@ -168,14 +174,15 @@ class GatewayProcess:
             self.process.wait()
 
     def close(self) -> None:
-        """Stop the child if it runs, release the socket and the log file."""
+        """Stop the child if it runs, release the socket and the log file (removed if temporary)."""
         try:
             if self.running:
                 self.stop()
         finally:
             self._socket.close()
             self._log.close()
-            self.log_path.unlink(missing_ok=True)
+            if not self._keep_log:
+                self.log_path.unlink(missing_ok=True)
 
     def log_text(self) -> str:
         """Everything the child(ren) printed so far."""

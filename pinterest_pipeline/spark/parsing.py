@@ -141,3 +141,9 @@ def count_outcomes(parsed: DataFrame) -> dict[str, int]:
         F.count(F.col(REJECT_REASON)).alias("quarantined"),
     ).first()
     return {"raw": int(row["raw"]), "good": int(row["good"]), "quarantined": int(row["quarantined"])}
+
+
+def count_reasons(parsed: DataFrame) -> dict[str, int]:
+    """Rejected records of a :func:`parse_raw` result by reason (one job; empty when every record is good)."""
+    rows = parsed.where(F.col(REJECT_REASON).isNotNull()).groupBy(REJECT_REASON).count().collect()
+    return {row[REJECT_REASON]: int(row["count"]) for row in sorted(rows)}

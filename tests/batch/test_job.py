@@ -3,7 +3,7 @@ tables, checked against an independent DuckDB computation over the same files.""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -12,56 +12,24 @@ import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from pinterest_pipeline.batch import BatchResult, run_batch
 from pinterest_pipeline.batch.cli import main
 from pinterest_pipeline.batch.insights import INSIGHTS
+from pinterest_pipeline.batch.job import batch_steps
 from pinterest_pipeline.batch.lake_reader import LAKE_QUARANTINE_COLUMNS, read_topic
 from pinterest_pipeline.contract import KINDS, cleaned_table_name, quarantine_table_name
 from pinterest_pipeline.lake.layout import object_key
 from pinterest_pipeline.spark.parsing import REASON_BLANK, REASON_MALFORMED, REASON_MISSING_KEY
 from pinterest_pipeline.spark.schemas import RAW_SCHEMAS
+from tests.support.batch_run import EDITED_RECORDS, PREFIX, SENT_RECORDS, Lake, Run
 from tests.support.duckdb_reference import DuckDBReference, comparable_rows
-from tests.support.lake_files import MALFORMED_LINES, sampled_rows, write_lake
+from tests.support.lake_files import MALFORMED_LINES
 
 pytestmark = pytest.mark.spark
-
-PREFIX = "124a514b9149"
-DISTINCT_ROWS = 3000
-SENT_RECORDS = 3000
-#: Records that repeat an ``ind`` already sent with other values (a row edited between two sends).
-EDITED_RECORDS = 60
-
-
-@dataclass(frozen=True)
-class Lake:
-    root: Path
-    distinct_indices: int
-
-
-@dataclass(frozen=True)
-class Run:
-    lake: Lake
-    warehouse: Path
-    result: BatchResult
-
-
-@pytest.fixture(scope="module")
-def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    rows = sampled_rows(DISTINCT_ROWS, SENT_RECORDS, edited=EDITED_RECORDS)
-    root = tmp_path_factory.mktemp("lake")
-    write_lake(root, PREFIX, rows, flush_size=500, single_record_objects=3, partitions=2, malformed=MALFORMED_LINES)
-    return Lake(root, len({row["index"] for row in rows["pin"]}))
 
 
 @pytest.fixture(scope="module")
 def reference(lake: Lake) -> DuckDBReference:
     return DuckDBReference(lake.root, PREFIX)
-
-
-@pytest.fixture(scope="module")
-def run(spark: SparkSession, lake: Lake, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    warehouse = tmp_path_factory.mktemp("warehouse")
-    return Run(lake, warehouse, run_batch(spark, str(lake.root), PREFIX, str(warehouse)))
 
 
 def test_counts_per_topic(run: Run) -> None:
@@ -70,6 +38,15 @@ def test_counts_per_topic(run: Run) -> None:
         good = SENT_RECORDS + EDITED_RECORDS
         assert run.result.counts[kind] == {"raw": good + injected, "good": good, "quarantined": injected}, kind
         assert run.result.cleaned_rows[kind] == run.lake.distinct_indices, kind
+        assert run.result.duplicates[kind] == good - run.lake.distinct_indices, kind
+        assert sum(run.result.reasons[kind].values()) == injected, kind
+
+
+def test_progress_hears_of_every_step_once_in_order(run: Run) -> None:
+    total = batch_steps()
+    assert [(done, all_steps) for done, all_steps, _ in run.progress] == [(n, total) for n in range(1, total + 1)]
+    steps = [step for _, _, step in run.progress]
+    assert len(set(steps)) == len(steps) and {f"wrote {name}" for name in run.result.tables} <= set(steps)
 
 
 def test_quarantine_holds_every_damaged_line_with_its_source(spark: SparkSession, run: Run,
@@ -113,6 +90,9 @@ def test_quarantine_of_bytes_that_are_not_utf8_reads_anywhere(spark: SparkSessio
         assert sorted((bytes(r["raw_bytes"]), r["raw_line"]) for r in rows) == expected
     texts = dict(expected)
     assert texts[b'{"ind": 9, "x": "\xff\xfe"}'] == '{"ind": 9, "x": "\ufffd\ufffd"}'
+    for kind in KINDS:
+        stored = Counter(r["reason"] for r in rows if r["topic"] == f"{PREFIX}.{kind}")
+        assert run.result.reasons[kind] == dict(stored), kind
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -169,6 +149,8 @@ def test_cli_rerun_replaces_tables_and_writes_report(spark: SparkSession, run: R
     assert all(f"### {n}" in text for n in ("1. Most popular", "3b. The country", "8. Median follower count"))
     images = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text)
     assert len(images) == 4 and all((report.parent / image).stat().st_size > 1000 for image in images)
+    page = report.with_suffix(".html").read_text()
+    assert page.count('<img src="data:image/png;base64,') == 4 and "### " not in page
 
 
 def test_cli_reports_an_empty_lake_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
