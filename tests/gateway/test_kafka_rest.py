@@ -372,20 +372,23 @@ def test_records_acknowledged_before_a_crash_land_exactly_once(tmp_path: Path) -
             acknowledged.extend(ids)
 
     with GatewayProcess(lake, flush_size=3) as gateway:
-        clients = [threading.Thread(target=client, args=(n,)) for n in range(4)]
-        for thread in clients:
-            thread.start()
-        deadline = time.monotonic() + 30
-        while len(acknowledged) < 80 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert post(gateway.url, {"id": "geo-1"}, {"id": "geo-2"}, topic=GEO) == [0, 1]  # a partial object
-        assert not lake_objects(lake, GEO)
-        gateway.kill()
-        stop.set()
+        clients = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(4)]
+        try:
+            for thread in clients:
+                thread.start()
+            deadline = time.monotonic() + 30
+            while len(acknowledged) < 80 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert post(gateway.url, {"id": "geo-1"}, {"id": "geo-2"}, topic=GEO) == [0, 1]  # a partial object
+            assert not lake_objects(lake, GEO)
+            gateway.kill()
+        finally:
+            stop.set()  # the clients send nothing new, whatever happened above
         gateway.extra_args.append("--flush-on-close")
         gateway.start()
         for thread in clients:
             thread.join(60)
+        assert not any(thread.is_alive() for thread in clients), "a client did not stop"
         post(gateway.url, {"id": "after-restart"})
         assert gateway.stop() in (0, -15)
     assert lake_objects(lake, GEO) == {f"{GEO}+0+0000000000.json": [{"id": "geo-1"}, {"id": "geo-2"}]}
