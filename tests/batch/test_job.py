@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlparse
 
-import duckdb
 import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
@@ -23,6 +21,7 @@ from pinterest_pipeline.spark.schemas import RAW_SCHEMAS
 from tests.support.batch_run import EDITED_RECORDS, PREFIX, SENT_RECORDS, Lake, Run
 from tests.support.duckdb_reference import DuckDBReference, comparable_rows
 from tests.support.lake_files import MALFORMED_LINES
+from tests.support.readers import rows_three_ways
 
 pytestmark = pytest.mark.spark
 
@@ -72,27 +71,21 @@ def test_quarantine_holds_every_damaged_line_with_its_source(spark: SparkSession
                   b'{"ind": 6, "latitude": 1.5, "longitude": -Infinity}',
                   b'{"ind": 7, "latitude": 1e999, "longitude": 1.5}', b'{"ind": 10, "age": 1e999}']
     assert {reasons[line] for line in non_finite} == {"non-finite number"}
+    for kind in KINDS:
+        stored = Counter(r["reason"] for r in rows if r["topic"] == f"{PREFIX}.{kind}")
+        assert run.result.reasons[kind] == dict(stored), kind
 
 
 def test_quarantine_of_bytes_that_are_not_utf8_reads_anywhere(spark: SparkSession, run: Run) -> None:
     """DuckDB (over the table's Parquet files), Arrow and pandas read whole rows; every line's bytes come back
     exactly, beside its text with U+FFFD for each invalid sequence."""
     quarantine = spark.read.format("delta").load(run.result.tables[quarantine_table_name(PREFIX)])
-    result = duckdb.connect().execute("SELECT * FROM read_parquet(?)",
-                                      [[urlparse(uri).path for uri in quarantine.inputFiles()]])
-    columns = [d[0] for d in result.description]
-    by_duckdb = [dict(zip(columns, row)) for row in result.fetchall()]
-    by_arrow = quarantine.toArrow().to_pylist()
-    by_pandas = quarantine.toPandas().to_dict("records")
     expected = sorted((line, line.decode("utf-8", errors="replace")) for lines in MALFORMED_LINES.values()
                       for line in lines)
-    for rows in (by_duckdb, by_arrow, by_pandas):
+    for rows in rows_three_ways(quarantine).values():
         assert sorted((bytes(r["raw_bytes"]), r["raw_line"]) for r in rows) == expected
     texts = dict(expected)
     assert texts[b'{"ind": 9, "x": "\xff\xfe"}'] == '{"ind": 9, "x": "\ufffd\ufffd"}'
-    for kind in KINDS:
-        stored = Counter(r["reason"] for r in rows if r["topic"] == f"{PREFIX}.{kind}")
-        assert run.result.reasons[kind] == dict(stored), kind
 
 
 @pytest.mark.parametrize("kind", KINDS)

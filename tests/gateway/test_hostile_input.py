@@ -14,7 +14,7 @@ import requests
 
 from pinterest_pipeline.demo.processes import GatewayProcess
 from pinterest_pipeline.contract import MAX_RECORDS_PER_REQUEST
-from pinterest_pipeline.kinesis import shard_ids
+from tests.support.readers import stream_records
 
 PREFIX = "124a514b9149"
 TOPIC_PATH = f"/topics/{PREFIX}.pin"
@@ -81,12 +81,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str, kinesi
 def stored(gateway: GatewayProcess, kinesis: Any) -> tuple[int, int]:
     """Lake objects and Kinesis records written so far."""
     objects = len(list(Path(gateway.lake_root, "topics").glob("*/partition=*/*.json")))
-    records = 0
-    for shard in shard_ids(kinesis, STREAM):
-        iterator = kinesis.get_shard_iterator(StreamName=STREAM, ShardId=shard,
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        records += len(kinesis.get_records(ShardIterator=iterator)["Records"])
-    return objects, records
+    return objects, len(stream_records(kinesis, STREAM))
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -17,7 +17,8 @@ from starlette.testclient import TestClient
 from pinterest_pipeline.demo.processes import GatewayProcess, reserved_port
 from pinterest_pipeline.gateway.kinesis_routes import kinesis_error_response, kinesis_routes
 from pinterest_pipeline.gateway.request_body import BodyLimits
-from pinterest_pipeline.kinesis import ensure_streams, kinesis_client, shard_ids
+from pinterest_pipeline.kinesis import ensure_streams, kinesis_client
+from tests.support.readers import stream_records
 
 ROW = {"index": 7528, "unique_id": "fbe53c66", "title": "No Title Data Available", "follower_count": "5k",
        "timestamp": "2018-06-26 02:39:25", "latitude": -5.9, "downloaded": 1}
@@ -35,16 +36,6 @@ def stream(api: TestClient) -> str:
     name = f"streaming-test-{uuid.uuid4().hex[:8]}"
     assert api.post(f"/streams/{name}").status_code == 200
     return name
-
-
-def stored_records(kinesis: Any, name: str) -> list[dict[str, Any]]:
-    """Every record of every shard of ``name``, read back with GetRecords."""
-    records = []
-    for shard in shard_ids(kinesis, name):
-        iterator = kinesis.get_shard_iterator(StreamName=name, ShardId=shard,
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        records += kinesis.get_records(ShardIterator=iterator, Limit=10_000)["Records"]
-    return records
 
 
 def stream_names(api: TestClient) -> list[str]:
@@ -86,7 +77,7 @@ def test_put_record_stores_the_json_of_data(api: TestClient, kinesis: Any, strea
     assert answer.status_code == 200
     body = answer.json()
     assert body["ShardId"].startswith("shardId-") and body["SequenceNumber"]
-    [record] = stored_records(kinesis, stream)
+    [record] = stream_records(kinesis, stream)
     assert json.loads(record["Data"]) == ROW
     assert record["PartitionKey"] == "partition_1" and record["SequenceNumber"] == body["SequenceNumber"]
 
@@ -95,7 +86,7 @@ def test_put_record_stores_the_json_of_data(api: TestClient, kinesis: Any, strea
 def test_put_record_stores_any_data_as_its_json_text(api: TestClient, kinesis: Any, stream: str, data: Any) -> None:
     # $util.base64Encode($input.json('$.Data')): a string keeps its quotes, null is stored as null.
     assert api.put(f"/streams/{stream}/record", json={"Data": data, "PartitionKey": "k"}).status_code == 200
-    assert [r["Data"] for r in stored_records(kinesis, stream)] == [json.dumps(data, separators=(",", ":")).encode()]
+    assert [r["Data"] for r in stream_records(kinesis, stream)] == [json.dumps(data, separators=(",", ":")).encode()]
 
 
 @pytest.mark.parametrize("named", [[1], "another-stream", 5, None, {"a": 1}])
@@ -103,7 +94,7 @@ def test_put_record_takes_the_stream_from_the_path_whatever_the_body_names(
         api: TestClient, kinesis: Any, stream: str, named: Any) -> None:
     body = {"StreamName": named, "Data": ROW, "PartitionKey": "partition_1"}
     assert api.put(f"/streams/{stream}/record", json=body).status_code == 200
-    assert [json.loads(r["Data"]) for r in stored_records(kinesis, stream)] == [ROW]
+    assert [json.loads(r["Data"]) for r in stream_records(kinesis, stream)] == [ROW]
 
 
 @pytest.mark.parametrize("key,stored", [("partition_1", "partition_1"), (7, "7"), (1.5, "1.5"), (True, "true")])
@@ -112,14 +103,14 @@ def test_partition_key_is_read_as_the_template_renders_it(api: TestClient, kines
     assert api.put(f"/streams/{stream}/record", json={"Data": ROW, "PartitionKey": key}).status_code == 200
     assert api.put(f"/streams/{stream}/records",
                    json={"records": [{"data": ROW, "partition-key": key}]}).status_code == 200
-    assert [r["PartitionKey"] for r in stored_records(kinesis, stream)] == [stored, stored]
+    assert [r["PartitionKey"] for r in stream_records(kinesis, stream)] == [stored, stored]
 
 
 def test_put_records_keeps_string_data_as_is(api: TestClient, kinesis: Any, stream: str) -> None:
     text = '{"already": "serialised"}'
     answer = api.put(f"/streams/{stream}/records", json={"records": [{"data": text, "partition-key": "k"}]})
     assert answer.status_code == 200
-    assert [r["Data"] for r in stored_records(kinesis, stream)] == [text.encode()]
+    assert [r["Data"] for r in stream_records(kinesis, stream)] == [text.encode()]
 
 
 @pytest.mark.parametrize("method,path", [("POST", "/streams"), ("DELETE", "/streams"), ("PUT", "/streams/{s}"),
@@ -129,7 +120,7 @@ def test_a_method_the_resource_lacks_answers_as_api_gateway(api: TestClient, kin
     answer = api.request(method, path.format(s=stream), json={"Data": ROW, "PartitionKey": "k"})
     assert answer.status_code == 403 and answer.json() == {"message": "Missing Authentication Token"}
     assert answer.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
-    assert stored_records(kinesis, stream) == []
+    assert stream_records(kinesis, stream) == []
 
 
 def test_put_records_answers_per_record_in_order(api: TestClient, kinesis: Any, stream: str) -> None:
@@ -139,7 +130,7 @@ def test_put_records_answers_per_record_in_order(api: TestClient, kinesis: Any, 
     assert answer.status_code == 200
     body = answer.json()
     assert body["FailedRecordCount"] == 0 and len(body["Records"]) == 5
-    stored = stored_records(kinesis, stream)
+    stored = stream_records(kinesis, stream)
     assert [json.loads(r["Data"]) for r in stored] == rows
     assert [r["SequenceNumber"] for r in stored] == [r["SequenceNumber"] for r in body["Records"]]
 
@@ -164,7 +155,7 @@ def test_malformed_body_is_rejected_and_nothing_is_put(api: TestClient, kinesis:
     answer = api.put(f"/streams/{stream}/{path}", content=content, headers={"Content-Type": "application/json"})
     assert answer.status_code == 400
     assert message in answer.json()["message"]
-    assert stored_records(kinesis, stream) == []
+    assert stream_records(kinesis, stream) == []
 
 
 def test_oversized_body_is_refused_before_kinesis(moto_endpoint: str, kinesis: Any, stream: str) -> None:
@@ -173,7 +164,7 @@ def test_oversized_body_is_refused_before_kinesis(moto_endpoint: str, kinesis: A
         answer = small.put(f"/streams/{stream}/record", json={"Data": "x" * 2000, "PartitionKey": "k"})
         assert answer.status_code == 413 and "larger than 1000 bytes" in answer.json()["message"]
         assert small.put(f"/streams/{stream}/record", json={"Data": "x", "PartitionKey": "k"}).status_code == 200
-    assert [r["Data"] for r in stored_records(kinesis, stream)] == [b'"x"']
+    assert [r["Data"] for r in stream_records(kinesis, stream)] == [b'"x"']
 
 
 def test_invalid_shard_count_is_rejected(api: TestClient) -> None:
@@ -204,7 +195,7 @@ def test_kinesis_validation_errors_pass_through(api: TestClient, kinesis: Any, s
     too_long_key = {"Data": ROW, "PartitionKey": "k" * 257}  # Kinesis allows 256 characters
     answer = api.put(f"/streams/{stream}/record", json=too_long_key)
     assert answer.status_code == 400 and answer.json()["__type"] == "InvalidArgumentException"
-    assert stored_records(kinesis, stream) == []
+    assert stream_records(kinesis, stream) == []
 
 
 def test_unreachable_kinesis_is_a_bad_gateway() -> None:
@@ -244,4 +235,4 @@ def test_routes_through_the_gateway_process(tmp_path: Path, moto_endpoint: str, 
         put = requests.put(f"{gateway.url}/streams/{name}/record", timeout=10,
                            json={"StreamName": name, "Data": ROW, "PartitionKey": "partition_1"})
         assert put.status_code == 200 and put.json()["ShardId"] == "shardId-000000000000"
-    assert [json.loads(r["Data"]) for r in stored_records(kinesis, name)] == [ROW]
+    assert [json.loads(r["Data"]) for r in stream_records(kinesis, name)] == [ROW]

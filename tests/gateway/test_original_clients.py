@@ -19,6 +19,7 @@ import sqlalchemy
 
 from pinterest_pipeline.demo.processes import GatewayProcess
 from pinterest_pipeline.kinesis import shard_ids
+from tests.support.readers import stream_records
 
 PREFIX = "124a514b9149"
 TABLES = {"pin": "pinterest_data", "geo": "geolocation_data", "user": "user_data"}
@@ -46,15 +47,6 @@ def original_rows(source_url: str) -> dict[str, dict[str, Any]]:
 def as_the_original_serialised(row: dict[str, Any]) -> dict[str, Any]:
     """The row as it travelled: ``json.dumps(..., default=str)`` turned datetimes into their ``str``."""
     return json.loads(json.dumps(row, default=str))
-
-
-def kinesis_records(kinesis: Any, stream: str) -> list[dict[str, Any]]:
-    records = []
-    for shard in shard_ids(kinesis, stream):
-        iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard,
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-        records += kinesis.get_records(ShardIterator=iterator, Limit=10_000)["Records"]
-    return records
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +91,7 @@ def test_the_original_streaming_emulator_request(gateway: GatewayProcess, kinesi
                                                  original_rows: dict[str, Any], kind: str,
                                                  stream_name_field: Any) -> None:
     stream = streams[kind]
-    before = len(kinesis_records(kinesis, stream))
+    before = len(stream_records(kinesis, stream))
     body = {"StreamName": stream_name_field, "Data": original_rows[kind], "PartitionKey": "partition_1"}
     if stream_name_field is None:
         del body["StreamName"]
@@ -108,7 +100,7 @@ def test_the_original_streaming_emulator_request(gateway: GatewayProcess, kinesi
     assert response.status_code == 200, response.text
     answer = response.json()
     assert set(answer) >= {"ShardId", "SequenceNumber"}
-    records = kinesis_records(kinesis, stream)
+    records = stream_records(kinesis, stream)
     assert len(records) == before + 1
     assert records[-1]["SequenceNumber"] == answer["SequenceNumber"]
     assert json.loads(records[-1]["Data"]) == as_the_original_serialised(original_rows[kind])
@@ -117,7 +109,7 @@ def test_the_original_streaming_emulator_request(gateway: GatewayProcess, kinesi
 
 def test_the_aws_tutorial_put_records_request(gateway: GatewayProcess, kinesis: Any, streams: dict[str, str]) -> None:
     stream = streams["geo"]
-    before = len(kinesis_records(kinesis, stream))
+    before = len(stream_records(kinesis, stream))
     body = {"records": [{"data": "some data", "partition-key": "some key"},
                         {"data": "some other data", "partition-key": "some key"}]}
     response = requests.request("PUT", f"{gateway.url}/streams/{stream}/records",
@@ -125,7 +117,7 @@ def test_the_aws_tutorial_put_records_request(gateway: GatewayProcess, kinesis: 
     assert response.status_code == 200
     answer = response.json()
     assert answer["FailedRecordCount"] == 0 and len(answer["Records"]) == 2
-    assert [r["Data"] for r in kinesis_records(kinesis, stream)[before:]] == [b"some data", b"some other data"]
+    assert [r["Data"] for r in stream_records(kinesis, stream)[before:]] == [b"some data", b"some other data"]
 
 
 def test_the_aws_tutorial_stream_management_requests(gateway: GatewayProcess, kinesis: Any) -> None:

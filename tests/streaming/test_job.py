@@ -12,9 +12,7 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
-import duckdb
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
@@ -49,6 +47,7 @@ from pinterest_pipeline.streaming.job import (
 )
 from pinterest_pipeline.streaming.kinesis_source import SCHEMA as KINESIS_SCHEMA
 from tests.support import REPO_ROOT
+from tests.support.readers import rows_three_ways
 from tests.support.duckdb_reference import DuckDBReference, comparable_rows
 from tests.support.lake_files import write_topic
 from tests.support.source_sample import drawn_indices
@@ -152,15 +151,9 @@ def test_records_not_utf8_or_not_finite_are_quarantined_readably(spark: SparkSes
                       identity=CheckpointIdentity(str(checkpoint)))
 
     quarantine = warehouse.read(spark, "quarantine")
-    result = duckdb.connect().execute("SELECT * FROM read_parquet(?)",
-                                      [[urlparse(uri).path for uri in quarantine.inputFiles()]])
-    columns = [d[0] for d in result.description]
-    by_duckdb = [dict(zip(columns, row)) for row in result.fetchall()]
-    by_arrow = quarantine.toArrow().to_pylist()
-    by_pandas = quarantine.toPandas().to_dict("records")
     assert tuple(quarantine.columns) == KINESIS_QUARANTINE_COLUMNS
     expected = sorted((raw, raw.decode("utf-8", errors="replace"), reason) for raw, reason in bad.items())
-    for rows in (by_duckdb, by_arrow, by_pandas):
+    for rows in rows_three_ways(quarantine).values():
         assert sorted((bytes(r["raw_bytes"]), r["raw_data"], r["reason"]) for r in rows) == expected
     texts = {raw: text for raw, text, _ in expected}
     assert texts[b'{"ind": 2, "country": "C\xf4te d\xe2\x80"}'] == '{"ind": 2, "country": "C\ufffdte d\ufffd"}'
