@@ -233,16 +233,14 @@ class LakeWriter:
         with log.writing:
             self._write_held(log, flush_partial)
 
-    def _write_held(self, log: PartitionLog, flush_partial: bool = False, up_to: int | None = None) -> bool:
-        """Write ready objects (``log.writing`` held); False when a write failed: the records wait in the journal
-        for a retry."""
+    def _write_held(self, log: PartitionLog, flush_partial: bool = False, up_to: int | None = None) -> None:
+        """Write ready objects (``log.writing`` held); when a write fails the records wait in the journal for a
+        retry."""
         try:
             log.write_objects(self.rotate_interval_s, flush_partial, up_to)
         except Exception:
             logger.warning("could not write a lake object of %s[%d]; %d records wait in the journal",
                            log.topic, log.partition, len(log.pending), exc_info=True)
-            return False
-        return True
 
     def _for_each_log(self, action: Callable[[PartitionLog], None]) -> None:
         """``action`` on every partition, holding no lock (it takes those it needs: ``writing``, then state)."""
