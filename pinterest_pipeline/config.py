@@ -60,6 +60,9 @@ class Settings:
     kafka_bootstrap_servers: str | None = None
     #: S3 endpoint of an ``s3://`` lake root; None = ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` / AWS.
     s3_endpoint_url: str | None = None
+    #: Spark master URL of the batch and streaming jobs (``spark://host:7077``, ``yarn``, ``k8s://…``); None =
+    #: ``local[*]``, or under ``spark-submit`` the master it was given; on Databricks always the cluster's session.
+    spark_master: str | None = None
     # --- the gateway
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080

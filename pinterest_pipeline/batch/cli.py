@@ -1,4 +1,4 @@
-"""``python -m pinterest_pipeline.batch --lake-root DIR --prefix P --warehouse DIR [--report FILE]``."""
+"""``python -m pinterest_pipeline.batch --lake-root DIR --prefix P --warehouse DIR [--master URL] [--report FILE]``."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +12,8 @@ from pinterest_pipeline.batch.job import BatchResult, run_batch
 from pinterest_pipeline.batch.lake_reader import LakeReadError
 from pinterest_pipeline.batch.report import write_report
 from pinterest_pipeline.config import load_settings
-from pinterest_pipeline.spark.session import get_spark
+from pinterest_pipeline.lake.store import s3_endpoint
+from pinterest_pipeline.spark.session import absolute_location, get_spark
 
 #: Rows of each insight printed on the terminal (the report and the tables hold them all).
 PRINTED_ROWS = 10
@@ -42,6 +43,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--lake-root", help="lake root (local folder, s3a://, dbfs:/; default: settings, data/lake)")
     parser.add_argument("--prefix", help="topic prefix, the original's user id (default 124a514b9149)")
     parser.add_argument("--warehouse", help="folder of the Delta tables (default: settings, data/warehouse)")
+    parser.add_argument("--master", help="Spark master URL, e.g. spark://host:7077, yarn, k8s://https://host:443 "
+                                         "(default: settings, local[*]; under spark-submit, its --master)")
     parser.add_argument("--report", type=Path,
                         help="also write a markdown report (with charts) to this file, and a self-contained HTML page "
                              "beside it (the same name ending in .html)")
@@ -51,11 +54,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the batch job; 0 on success, 2 when the lake holds nothing for the prefix."""
     args = parse_args(argv)
-    settings = load_settings(lake_root=args.lake_root, prefix=args.prefix, warehouse=args.warehouse)
+    settings = load_settings(lake_root=args.lake_root, prefix=args.prefix, warehouse=args.warehouse,
+                             spark_master=args.master)
+    lake_root = absolute_location(settings.lake_root)
     spark = get_spark("pinterest-batch", warehouse_dir=settings.warehouse,
-                      data_paths=[settings.lake_root, settings.warehouse])
+                      data_paths=[lake_root, settings.warehouse], master=settings.spark_master,
+                      s3_endpoint_url=s3_endpoint(settings.s3_endpoint_url))
     try:
-        result = run_batch(spark, settings.lake_root, settings.prefix, settings.warehouse)
+        result = run_batch(spark, lake_root, settings.prefix, settings.warehouse)
     except LakeReadError as error:
         print(f"error: {error}")
         return 2

@@ -134,6 +134,13 @@ class FsspecObjectStore:
         return sorted(name for name in names if not name.startswith("."))
 
 
+def s3_endpoint(endpoint_url: str | None = None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The S3 endpoint to use: ``endpoint_url``, else the AWS environment's (:data:`S3_ENDPOINT_VARIABLES`), else
+    None (AWS's own)."""
+    environ = os.environ if environ is None else environ
+    return endpoint_url or next((environ[v] for v in S3_ENDPOINT_VARIABLES if environ.get(v)), None)
+
+
 def storage_options_for(
     root: str,
     endpoint_url: str | None = None,
@@ -143,8 +150,7 @@ def storage_options_for(
     """fsspec options for ``root``: for ``s3://`` an endpoint from the argument, else the AWS environment."""
     options = dict(storage_options or {})
     if urlsplit(root).scheme in ("s3", "s3a") and "endpoint_url" not in options:
-        environ = os.environ if environ is None else environ
-        endpoint = endpoint_url or next((environ[v] for v in S3_ENDPOINT_VARIABLES if environ.get(v)), None)
+        endpoint = s3_endpoint(endpoint_url, environ)
         if endpoint:
             options["endpoint_url"] = endpoint
     return options

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
-from pinterest_pipeline.spark.session import on_databricks
+from pinterest_pipeline.spark.session import absolute_location, on_databricks
 
 #: A catalog or schema name used unquoted: letters, digits, underscores.
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -51,9 +50,7 @@ class Warehouse:
         """The table's catalog name, or ``<root>/<name>`` (absolute for a local folder)."""
         if self.managed:
             return f"{self.schema}.{name}" if self.schema else name
-        if "://" in self.root or self.root.startswith("dbfs:"):
-            return f"{self.root.rstrip('/')}/{name}"
-        return str(Path(self.root).resolve() / name)
+        return absolute_location(f"{self.root.rstrip('/')}/{name}")
 
     def write(self, df: DataFrame, name: str, mode: str = "overwrite", txn: tuple[str, int] | None = None) -> str:
         """Write ``df`` as table ``name``; its location.

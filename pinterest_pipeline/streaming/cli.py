@@ -1,4 +1,5 @@
-"""``python -m pinterest_pipeline.streaming --prefix P --warehouse DIR [--endpoint-url URL] [--available-now]``."""
+"""``python -m pinterest_pipeline.streaming --prefix P --warehouse DIR [--endpoint-url URL] [--master URL]
+[--available-now]``."""
 from __future__ import annotations
 
 import argparse
@@ -22,6 +23,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--endpoint-url",
                         help="Kinesis endpoint, e.g. a local moto server (default: KINESIS_ENDPOINT_URL, else AWS)")
     parser.add_argument("--region", help="AWS region (default us-east-1)")
+    parser.add_argument("--master", help="Spark master URL, e.g. spark://host:7077 (default: settings, local[*]); "
+                                         "its executors need boto3 and this package (spark.pyspark.python, --py-files)")
     parser.add_argument("--initial-position", default="trim_horizon", choices=["trim_horizon", "latest"])
     parser.add_argument("--max-records-per-batch", type=int, help="records per micro-batch (default: all)")
     parser.add_argument("--show-rows", type=int, default=0, help="at the end, print this many rows of each table")
@@ -38,8 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     settings = load_settings(prefix=args.prefix, warehouse=args.warehouse, kinesis_endpoint=args.endpoint_url,
-                             region=args.region)
-    spark = get_spark("pinterest-streaming", warehouse_dir=settings.warehouse)
+                             region=args.region, spark_master=args.master)
+    spark = get_spark("pinterest-streaming", warehouse_dir=settings.warehouse, master=settings.spark_master)
     queries = start_streaming(
         spark, settings.prefix, settings.warehouse, checkpoint_root=args.checkpoint_root,
         endpoint_url=settings.kinesis_endpoint, region=settings.region,
