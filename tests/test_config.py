@@ -44,6 +44,15 @@ def test_precedence_environment_over_file_flags_over_environment(tmp_path: Path)
     assert settings.invoke_url == "http://127.0.0.1:8080"
 
 
+def test_spark_master_comes_from_the_environment_and_the_flag_wins(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(environ={}).spark_master is None  # local[*], or spark-submit's master
+    environ = {"PINTEREST_SPARK_MASTER": "spark://10.0.0.5:7077"}
+    assert load_settings(environ=environ).spark_master == "spark://10.0.0.5:7077"
+    assert load_settings(environ=environ, spark_master="yarn").spark_master == "yarn"
+
+
 def test_secrets_stay_out_of_repr(tmp_path: Path) -> None:
     creds = tmp_path / "db_creds.yml"
     creds.write_text(CREDS)

@@ -37,7 +37,8 @@ def run_batch_demo(console: Console, settings: Settings, count: int, batch_size:
         return
     from pinterest_pipeline.demo import spark_steps  # Spark, pandas, matplotlib: seconds to load, so only now
 
-    spark = spark_steps.start_spark(console, "pinterest-batch-demo", warehouse, [str(lake_root), str(warehouse)])
+    spark = spark_steps.start_spark(console, "pinterest-batch-demo", warehouse, [str(lake_root), str(warehouse)],
+                                    master=settings.spark_master)
     try:
         result = spark_steps.batch_stage(console, spark, lake_root, settings.prefix, warehouse)
     finally:

@@ -19,14 +19,16 @@ from pinterest_pipeline.demo.jars import Fetched, ivy_jar_folders, jars_in
 from pinterest_pipeline.spark.session import get_spark
 
 
-def start_spark(console: Console, app_name: str, warehouse: Path, data_paths: Iterable[str] = ()) -> Any:
-    """A local Delta-enabled session (its output, Ivy's included, goes to the console's log)."""
+def start_spark(console: Console, app_name: str, warehouse: Path, data_paths: Iterable[str] = (),
+                master: str | None = None) -> Any:
+    """A Delta-enabled session on ``master`` (default ``local[*]``; its output, Ivy's included, goes to the
+    console's log)."""
     before = jars_in(ivy_jar_folders())
     first_run = not any(path.name.startswith("io.delta_delta-spark") for path in before)
     wait = "starting Spark" + ("; first run: fetching Delta Lake jars from Maven Central" if first_run else "")
     started = time.monotonic()
     with console.waiting(wait):
-        spark = get_spark(app_name, warehouse_dir=str(warehouse), data_paths=data_paths)
+        spark = get_spark(app_name, warehouse_dir=str(warehouse), data_paths=data_paths, master=master)
     console.stage("spark", f"Spark {spark.version} with Delta Lake {version('delta-spark')} "
                            f"({spark.sparkContext.master}) up in {duration(time.monotonic() - started)}")
     fetched = Fetched.between(before, jars_in(ivy_jar_folders()))
