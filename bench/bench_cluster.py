@@ -110,7 +110,7 @@ def main() -> None:
                     **on_cluster},
         "local": {"master": "local[*]", **local},
         "cluster_over_local": ratio, "same_answers": same,
-        "goal": f"same answers and cluster ≤ {GOAL_RATIO}× local", "goal_met": same and ratio <= GOAL_RATIO,
+        "goal": f"same answers and cluster <= {GOAL_RATIO}x local", "goal_met": same and ratio <= GOAL_RATIO,
     }
     if not report["goal_met"]:
         report["note"] = "goal missed" + ("" if same else ": the answers differ")
