@@ -52,13 +52,15 @@ def notebook_task(settings: Settings) -> dict[str, Any]:
 
 
 def local_batch_command(settings: Settings, project_dir: Path) -> list[str]:
-    """The batch job's command line: Delta tables under the warehouse and the Markdown report."""
+    """The batch job's command line: Delta tables under the warehouse and the Markdown report (on the configured
+    Spark master, if one is)."""
     return [
         settings.python or default_python(project_dir), "-m", "pinterest_pipeline.batch",
         "--lake-root", settings.lake_root,
         "--prefix", settings.prefix,
         "--warehouse", settings.warehouse,
         "--report", settings.report,
+        *(["--master", settings.spark_master] if settings.spark_master else []),
     ]
 
 

@@ -126,6 +126,8 @@ def test_local_command_runs_the_batch_cli_with_the_configured_interpreter(tmp_pa
     command = orchestration.local_batch_command(load_settings(environ=environ), tmp_path)
     assert command == ["/usr/bin/python3", "-m", "pinterest_pipeline.batch", "--lake-root", str(tmp_path / "lake"),
                        "--prefix", "abc", "--warehouse", str(tmp_path / "wh"), "--report", str(tmp_path / "r.md")]
+    on_cluster = load_settings(environ={**environ, "AIRFLOW_VAR_PINTEREST_SPARK_MASTER": "spark://10.0.0.5:7077"})
+    assert orchestration.local_batch_command(on_cluster, tmp_path) == [*command, "--master", "spark://10.0.0.5:7077"]
 
 
 @pytest.mark.parametrize(("change", "problem"), [
