@@ -6,15 +6,17 @@ import os
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from pinterest_pipeline.lake.group_commit import GroupCommit
 from pinterest_pipeline.lake.layout import object_key, parse_object_name, partition_folder
 from pinterest_pipeline.lake.store import ObjectStore
 from pinterest_pipeline.lake.wal import Journal, read_journals
 
 Undo = Callable[[], None]
-#: Told the seconds and the record count of each durable journal write (e.g. to a metrics histogram).
+#: Told the seconds and the record count of each journal fsync (e.g. to a metrics histogram).
 JournalObserver = Callable[[float, int], None]
 #: Seconds on a clock that never goes back (``time.monotonic`` unless a test injects another).
 Clock = Callable[[], float]
@@ -29,12 +31,24 @@ def describe(error: BaseException) -> str:
 JOURNAL_LIMIT_BYTES = 1024 * 1024
 
 
+@dataclass(frozen=True)
+class SyncRound:
+    """One group fsync: the journal, and its offset end and size when the round started."""
+
+    journal: Journal
+    end: int
+    size: int
+
+
 class PartitionLog:
     """Assigns offsets, journals records durably, and writes each ``flush_size`` of them as one lake object.
 
     Objects are cut in offset order and named by their first offset. A new log resumes from what a previous
     run left: the objects in the lake (the last one tells where they end) and the journal (the records after
     that are pending), so offsets continue and nothing acknowledged is lost or written twice.
+
+    Appends share fsyncs (:class:`~pinterest_pipeline.lake.group_commit.GroupCommit`): :meth:`append` writes,
+    :meth:`wait_durable` returns once an fsync covers the records. Objects hold durable records only.
 
     A storage error never needs a restart: an append that failed is taken back, and if even that fails the
     repair is retried before the next append (which fails until it succeeds); :meth:`problem` says why the
@@ -79,6 +93,9 @@ class PartitionLog:
         for journal, _ in journals:
             if self.journal is None or journal.path != self.journal.path:
                 journal.remove()
+        self.commit = GroupCommit(self.state_lock, self.next_offset)
+        #: Size of the journal up to :attr:`GroupCommit.durable_end` (what a failed fsync cuts it back to).
+        self._durable_size = 0 if self.journal is None else self.journal.size
 
     def __repr__(self) -> str:
         return f"PartitionLog({self.topic!r}, {self.partition}, next_offset={self.next_offset})"
@@ -99,29 +116,28 @@ class PartitionLog:
         return last + self.store.get(object_key(self.topic, self.partition, last)).count(b"\n")
 
     def append(self, lines: list[bytes]) -> tuple[int, Undo]:
-        """Journal newline-terminated records durably; their first offset, and how to take them back.
+        """Journal newline-terminated records (durable once :meth:`wait_durable` returns); their first offset,
+        and how to take them back.
 
         On failure nothing of ``lines`` is kept. The undo removes them again, for a request whose records for
-        another partition could not be journaled; it must be called before :meth:`write_objects`.
+        another partition could not be journaled; it must be called before the state lock is released.
         """
         self._settle()
-        first, journal, started = self.next_offset, self.journal, time.perf_counter()
+        first, journal = self.next_offset, self.journal
         try:
-            if journal is None:
-                self.journal = Journal.create(self.folder, self.pending_start, self.pending + lines)
+            if journal is None:  # nothing pending: a new journal holds these records alone
+                self.journal = Journal.create(self.folder, self.pending_start, lines)
+                self._durable_size = 0
             else:
                 size = journal.size
                 try:
-                    journal.append(lines)
+                    journal.write(lines)
                 except BaseException:
                     self._take_back(lambda: journal.truncate(size))
                     raise
         except OSError as error:
             self.journal_failure = describe(error)
             raise
-        self.journal_failure = None
-        if self.on_journal_write is not None:
-            self.on_journal_write(time.perf_counter() - started, len(lines))
         self.pending.extend(lines)
         self.arrivals.extend([self.clock()] * len(lines))
         self.next_offset += len(lines)
@@ -137,6 +153,47 @@ class PartitionLog:
                 self._take_back(lambda: journal.truncate(size))
 
         return first, undo
+
+    def wait_durable(self, end: int, generation: int) -> None:
+        """Return once the records before offset ``end``, appended in ``generation`` of :attr:`commit`, are
+        fsync'd, fsyncing for every waiter when no other thread does; ``OSError`` (records taken back) when the
+        fsync that covered them failed. Call it without holding :attr:`state_lock`."""
+        while True:
+            with self.state_lock:
+                if not self.commit.must_lead(end, generation):
+                    return
+                assert self.journal is not None, "records wait for an fsync but there is no journal"
+                sync_round = SyncRound(self.journal, self.next_offset, self.journal.size)
+            error: BaseException | None = None
+            started = time.perf_counter()
+            try:
+                sync_round.journal.sync()
+            except BaseException as raised:  # the round must close whatever happens, or its waiters hang
+                error = raised
+            with self.state_lock:
+                self._close_round(sync_round, error, time.perf_counter() - started)
+            if error is not None and not isinstance(error, OSError):
+                raise error
+
+    def _close_round(self, sync_round: SyncRound, error: BaseException | None, seconds: float) -> None:
+        """Mark what the round's fsync made durable; after a failure, take the records it left back."""
+        if error is None or self.commit.durable_end >= sync_round.end:  # else a renewed journal covered them
+            if sync_round.journal is self.journal:
+                self._durable_size = max(self._durable_size, sync_round.size)
+            self.journal_failure = None
+            if self.on_journal_write is not None and sync_round.end > self.commit.durable_end:
+                self.on_journal_write(seconds, sync_round.end - self.commit.durable_end)
+            self.commit.synced(sync_round.end)
+            return
+        kept, journal, size = self.commit.durable_end, sync_round.journal, self._durable_size
+        taken_back = self.next_offset - kept
+        del self.pending[len(self.pending) - taken_back:], self.arrivals[len(self.arrivals) - taken_back:]
+        self.next_offset = kept
+        self._take_back(lambda: journal.truncate(size))
+        self.journal_failure = describe(error)
+        logger.error("fsync of the journal of %s[%d] failed; %d unacknowledged record(s) taken back: %s",
+                     self.topic, self.partition, taken_back, self.journal_failure)
+        self.commit.failed(self.journal_failure)
 
     def _take_back(self, action: Undo) -> None:
         try:
@@ -182,15 +239,17 @@ class PartitionLog:
                      up_to: int | None = None) -> tuple[str, bytes, int] | None:
         """Key, bytes and record count of the oldest object ready to be written, if any (under the state lock).
 
-        Ready: ``flush_size`` records, or fewer whose first arrived ``rotate_interval_s`` ago, or any when
-        ``flush_partial``; and starting before offset ``up_to`` when given.
+        Ready: ``flush_size`` durable records, or fewer whose first arrived ``rotate_interval_s`` ago, or any
+        when ``flush_partial``; and starting before offset ``up_to`` when given. Records not yet fsync'd never go
+        into an object (a failed fsync takes them back).
         """
-        if not self.pending or (up_to is not None and self.pending_start >= up_to):
+        durable = self.commit.durable_end - self.pending_start
+        if durable <= 0 or (up_to is not None and self.pending_start >= up_to):
             return None
         due = rotate_interval_s is not None and now - self.arrivals[0] >= rotate_interval_s
-        if len(self.pending) < self.flush_size and not (due or flush_partial):
+        if durable < self.flush_size and not (due or flush_partial):
             return None
-        count = min(self.flush_size, len(self.pending))
+        count = min(self.flush_size, durable)
         return object_key(self.topic, self.partition, self.pending_start), b"".join(self.pending[:count]), count
 
     def has_ready_object(self, rotate_interval_s: float | None = None) -> bool:
@@ -250,6 +309,9 @@ class PartitionLog:
             return
         self.journal = Journal.create(self.folder, self.pending_start, self.pending) if self.pending else None
         old.remove()
+        # The new journal is fsync'd whole, records not yet covered by a round included.
+        self._durable_size = 0 if self.journal is None else self.journal.size
+        self.commit.made_durable(self.next_offset)
 
     def close(self) -> None:
         """Remove the journal when nothing is pending (a clean stop leaves no state behind)."""
