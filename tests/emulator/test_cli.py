@@ -24,6 +24,7 @@ OK = (200, {"offsets": [{"partition": 0, "offset": 0, "error_code": None, "error
     (["--rate", "nan"], "--rate: must be at least 0"),
     (["--max-attempts", "0"], "--max-attempts: must be at least 1"),
     (["--batch-size", "501"], "--batch-size: must be between 1 and 500"),
+    (["--concurrency", "0"], "--concurrency: must be between 1 and 64"),
     (["--invoke-url", "not-a-url"], "--invoke-url: not an http(s) URL"),
     (["--invoke-url", "ftp://host/x"], "--invoke-url: not an http(s) URL"),
     (["--request-timeout", "0"], "--request-timeout: must be at least 0.1"),
