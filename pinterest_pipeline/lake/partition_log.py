@@ -33,11 +33,12 @@ JOURNAL_LIMIT_BYTES = 1024 * 1024
 
 @dataclass(frozen=True)
 class SyncRound:
-    """One group fsync: the journal, and its offset end and size when the round started."""
+    """One group commit: the journal, its size before, and the lines it appends (offsets up to ``end``)."""
 
     journal: Journal
-    end: int
     size: int
+    lines: list[bytes]
+    end: int
 
 
 class PartitionLog:
@@ -47,8 +48,9 @@ class PartitionLog:
     run left: the objects in the lake (the last one tells where they end) and the journal (the records after
     that are pending), so offsets continue and nothing acknowledged is lost or written twice.
 
-    Appends share fsyncs (:class:`~pinterest_pipeline.lake.group_commit.GroupCommit`): :meth:`append` writes,
-    :meth:`wait_durable` returns once an fsync covers the records. Objects hold durable records only.
+    Appends share journal writes and fsyncs (:class:`~pinterest_pipeline.lake.group_commit.GroupCommit`):
+    :meth:`append` assigns offsets and queues the lines in memory (no system call under the state lock);
+    :meth:`wait_durable` returns once a round has written and fsync'd them. Objects hold durable records only.
 
     A storage error never needs a restart: an append that failed is taken back, and if even that fails the
     repair is retried before the next append (which fails until it succeeds); :meth:`problem` says why the
@@ -94,8 +96,8 @@ class PartitionLog:
             if self.journal is None or journal.path != self.journal.path:
                 journal.remove()
         self.commit = GroupCommit(self.state_lock, self.next_offset)
-        #: Size of the journal up to :attr:`GroupCommit.durable_end` (what a failed fsync cuts it back to).
-        self._durable_size = 0 if self.journal is None else self.journal.size
+        #: Lines appended (offsets assigned) that no round has taken to the journal yet, in offset order.
+        self._unwritten: list[bytes] = []
 
     def __repr__(self) -> str:
         return f"PartitionLog({self.topic!r}, {self.partition}, next_offset={self.next_offset})"
@@ -116,58 +118,51 @@ class PartitionLog:
         return last + self.store.get(object_key(self.topic, self.partition, last)).count(b"\n")
 
     def append(self, lines: list[bytes]) -> tuple[int, Undo]:
-        """Journal newline-terminated records (durable once :meth:`wait_durable` returns); their first offset,
-        and how to take them back.
+        """Give newline-terminated records their offsets, to be journaled by :meth:`wait_durable`; their first
+        offset, and how to take them back.
 
         On failure nothing of ``lines`` is kept. The undo removes them again, for a request whose records for
-        another partition could not be journaled; it must be called before the state lock is released.
+        another partition could not be taken; it must be called before the state lock is released.
         """
         self._settle()
-        first, journal = self.next_offset, self.journal
-        try:
-            if journal is None:  # nothing pending: a new journal holds these records alone
-                self.journal = Journal.create(self.folder, self.pending_start, lines)
-                self._durable_size = 0
-            else:
-                size = journal.size
-                try:
-                    journal.write(lines)
-                except BaseException:
-                    self._take_back(lambda: journal.truncate(size))
-                    raise
-        except OSError as error:
-            self.journal_failure = describe(error)
-            raise
+        first, created = self.next_offset, self.journal is None
+        if created:  # nothing pending: a new, empty journal starts at these records
+            try:
+                self.journal = Journal.create(self.folder, first, [])
+            except OSError as error:
+                self.journal_failure = describe(error)
+                raise
+        self._unwritten.extend(lines)
         self.pending.extend(lines)
         self.arrivals.extend([self.clock()] * len(lines))
         self.next_offset += len(lines)
 
         def undo() -> None:
-            del self.pending[len(self.pending) - len(lines):]
-            del self.arrivals[len(self.arrivals) - len(lines):]
+            for queue in (self._unwritten, self.pending, self.arrivals):
+                del queue[len(queue) - len(lines):]
             self.next_offset = first
-            if journal is None:
+            if created and self.journal is not None:
                 self._take_back(self.journal.remove)
                 self.journal = None
-            else:
-                self._take_back(lambda: journal.truncate(size))
 
         return first, undo
 
     def wait_durable(self, end: int, generation: int) -> None:
         """Return once the records before offset ``end``, appended in ``generation`` of :attr:`commit`, are
-        fsync'd, fsyncing for every waiter when no other thread does; ``OSError`` (records taken back) when the
-        fsync that covered them failed. Call it without holding :attr:`state_lock`."""
+        journaled and fsync'd: when no other thread is at it, this one appends every line queued so far (its
+        own and other requests') and fsyncs, outside the state lock. ``OSError`` (records taken back) when the
+        round that held them failed. Call it without holding :attr:`state_lock`."""
         while True:
             with self.state_lock:
                 if not self.commit.must_lead(end, generation):
                     return
-                assert self.journal is not None, "records wait for an fsync but there is no journal"
-                sync_round = SyncRound(self.journal, self.next_offset, self.journal.size)
+                assert self.journal is not None, "records wait for the journal but there is none"
+                sync_round = SyncRound(self.journal, self.journal.size, self._unwritten, self.next_offset)
+                self._unwritten = []
             error: BaseException | None = None
             started = time.perf_counter()
             try:
-                sync_round.journal.sync()
+                sync_round.journal.append(sync_round.lines)
             except BaseException as raised:  # the round must close whatever happens, or its waiters hang
                 error = raised
             with self.state_lock:
@@ -176,22 +171,22 @@ class PartitionLog:
                 raise error
 
     def _close_round(self, sync_round: SyncRound, error: BaseException | None, seconds: float) -> None:
-        """Mark what the round's fsync made durable; after a failure, take the records it left back."""
-        if error is None or self.commit.durable_end >= sync_round.end:  # else a renewed journal covered them
-            if sync_round.journal is self.journal:
-                self._durable_size = max(self._durable_size, sync_round.size)
+        """Mark what the round made durable; after a failure, take back every record not durable."""
+        durable_before = self.commit.durable_end
+        if error is None or durable_before >= sync_round.end:  # else a renewed journal holds them already
             self.journal_failure = None
-            if self.on_journal_write is not None and sync_round.end > self.commit.durable_end:
-                self.on_journal_write(seconds, sync_round.end - self.commit.durable_end)
+            if self.on_journal_write is not None and sync_round.end > durable_before:
+                self.on_journal_write(seconds, sync_round.end - durable_before)
             self.commit.synced(sync_round.end)
             return
-        kept, journal, size = self.commit.durable_end, sync_round.journal, self._durable_size
-        taken_back = self.next_offset - kept
-        del self.pending[len(self.pending) - taken_back:], self.arrivals[len(self.arrivals) - taken_back:]
-        self.next_offset = kept
-        self._take_back(lambda: journal.truncate(size))
+        taken_back = self.next_offset - durable_before
+        for queue in (self.pending, self.arrivals):
+            del queue[len(queue) - taken_back:]
+        self._unwritten = []
+        self.next_offset = durable_before
+        self._take_back(lambda: sync_round.journal.truncate(sync_round.size))
         self.journal_failure = describe(error)
-        logger.error("fsync of the journal of %s[%d] failed; %d unacknowledged record(s) taken back: %s",
+        logger.error("the journal of %s[%d] could not be written; %d unacknowledged record(s) taken back: %s",
                      self.topic, self.partition, taken_back, self.journal_failure)
         self.commit.failed(self.journal_failure)
 
@@ -309,8 +304,8 @@ class PartitionLog:
             return
         self.journal = Journal.create(self.folder, self.pending_start, self.pending) if self.pending else None
         old.remove()
-        # The new journal is fsync'd whole, records not yet covered by a round included.
-        self._durable_size = 0 if self.journal is None else self.journal.size
+        # The new journal is fsync'd whole, records no round has taken yet included.
+        self._unwritten = []
         self.commit.made_durable(self.next_offset)
 
     def close(self) -> None:

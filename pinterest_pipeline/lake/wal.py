@@ -1,5 +1,5 @@
 """Write-ahead journal of one topic-partition: the records acknowledged, as JSON lines, fsync'd before the answer
-(one fsync may cover the lines of many requests: see :mod:`pinterest_pipeline.lake.group_commit`).
+(one append may hold the records of many requests: see :mod:`pinterest_pipeline.lake.group_commit`).
 
 A journal file is named by the offset of its first line (``0000000012.wal``). Records stay in it after their
 object is written, until the journal is replaced by a fresh one holding only the records still pending. A
@@ -45,17 +45,15 @@ class Journal:
         fsync_dir(folder)
         return cls(path, start, len(data))
 
-    def write(self, lines: list[bytes]) -> None:
-        """Append newline-terminated lines, not yet durable (see :meth:`sync`)."""
+    def append(self, lines: list[bytes]) -> None:
+        """Append newline-terminated lines and fsync them (``FileNotFoundError`` once the file is removed: it is
+        never created again by a late append)."""
         data = b"".join(lines)
-        with open(self.path, "ab") as file:
+        with os.fdopen(os.open(self.path, os.O_WRONLY | os.O_APPEND), "ab") as file:
             file.write(data)
-        self.size += len(data)
-
-    def sync(self) -> None:
-        """Make every line written so far durable (one fsync, whoever wrote them)."""
-        with open(self.path, "rb") as file:
+            file.flush()
             os.fsync(file.fileno())
+        self.size += len(data)
 
     def truncate(self, size: int) -> None:
         """Cut the file back to ``size`` bytes (undo of an append)."""
