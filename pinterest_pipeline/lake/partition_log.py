@@ -141,7 +141,7 @@ class PartitionLog:
             for queue in (self._unwritten, self.pending, self.arrivals):
                 del queue[len(queue) - len(lines):]
             self.next_offset = first
-            if created and self.journal is not None:
+            if created:
                 self._take_back(self.journal.remove)
                 self.journal = None
 

@@ -173,8 +173,7 @@ class LakeWriter:
 
         ``partitions`` optionally names a partition per record (``None`` = the writer chooses). Raises
         ``ValueError`` (nothing stored) for a value that is not JSON or an unknown partition, ``OSError`` when
-        the journal cannot be written (nothing stored either) or its fsync fails (the records of that partition
-        are taken back).
+        the journal cannot be written or fsync'd (the records of that partition are taken back).
         """
         if self._closed.is_set():
             raise RuntimeError("the lake writer is closed")
@@ -202,10 +201,10 @@ class LakeWriter:
 
     @staticmethod
     def _wait_durable(state: _Topic, spans: dict[int, tuple[int, int, int]]) -> None:
-        """Wait until each partition's journal is fsync'd past the request's records (one fsync shared with the
-        requests that wrote meanwhile); ``OSError`` when one of those fsyncs failed. Every partition is waited
-        for even then, so none keeps records waiting for an fsync; records of another partition that were made
-        durable stay (the client sends the request again: at least once)."""
+        """Wait until each partition's journal is fsync'd past the request's records (one write and fsync shared
+        with the requests queued meanwhile); ``OSError`` when one of those rounds failed. Every partition is
+        waited for even then, so none keeps records queued; records of another partition that were made durable
+        stay (the client sends the request again: at least once)."""
         failure: OSError | None = None
         for partition, (_, end, generation) in spans.items():
             try:
@@ -216,7 +215,7 @@ class LakeWriter:
             raise failure
 
     def _journal_locked(self, state: _Topic, lines: list[bytes], chosen: list[int]) -> list[tuple[int, int]]:
-        """Journal each record in its partition, all or none; ``(partition, offset)`` of each."""
+        """Queue each record for its partition's journal, all or none; ``(partition, offset)`` of each."""
         by_partition: dict[int, list[int]] = {}
         for index, partition in enumerate(chosen):
             by_partition.setdefault(partition, []).append(index)
