@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from pinterest_pipeline.contract import SOURCE_TABLE_BY_KIND, encode_json, topic_name
 from pinterest_pipeline.demo.processes import GatewayProcess
@@ -95,8 +96,26 @@ async def _post_records(host: str, port: int, path: str, bodies: list[bytes], la
         writer.close()
 
 
-def run_concurrent(url: str, clients: int, records: int) -> dict:
-    """``records`` single-record requests spread over ``clients`` connections sending at once."""
+#: Gateway metrics read around each concurrent case: journal writes (fsync included) and the records they held.
+JOURNAL_SERIES = ("pinterest_gateway_journal_write_seconds_sum", "pinterest_gateway_journal_write_seconds_count",
+                  "pinterest_gateway_journal_write_records_sum")
+
+
+def gateway_figures(gateway: GatewayProcess) -> dict[str, float]:
+    """The gateway's CPU seconds so far (Linux ``/proc``) and its journal write series."""
+    stat = Path(f"/proc/{gateway.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    figures = {"cpu_s": (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")}
+    for family in text_string_to_metric_families(requests.get(f"{gateway.url}/metrics", timeout=30).text):
+        for sample in family.samples:
+            if sample.name in JOURNAL_SERIES:
+                figures[sample.name] = sample.value
+    return figures
+
+
+def run_concurrent(gateway: GatewayProcess, clients: int, records: int) -> dict:
+    """``records`` single-record requests spread over ``clients`` connections sending at once; with the
+    gateway's CPU per record and its journal writes (how many records one fsync covered, how long it took)."""
+    url = gateway.url
     host, port = url.removeprefix("http://").split(":")
     path = f"/topics/{topic_name(PREFIX, 'pin')}"
     per_client = records // clients
@@ -107,13 +126,21 @@ def run_concurrent(url: str, clients: int, records: int) -> dict:
     async def all_clients() -> None:
         await asyncio.gather(*(_post_records(host, int(port), path, own, latencies) for own in bodies))
 
+    before = gateway_figures(gateway)
     started = time.perf_counter()
     asyncio.run(all_clients())
     seconds = time.perf_counter() - started
+    after = gateway_figures(gateway)
+    writes = after["pinterest_gateway_journal_write_seconds_count"] - before["pinterest_gateway_journal_write_seconds_count"]
     latencies.sort()
     return {"records": len(latencies), "seconds": round(seconds, 3), "records_per_s": round(len(latencies) / seconds, 1),
             "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
-            "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2)}
+            "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 2),
+            "gateway_cpu_ms_per_record": round((after["cpu_s"] - before["cpu_s"]) / len(latencies) * 1000, 3),
+            "records_per_journal_write": round((after["pinterest_gateway_journal_write_records_sum"]
+                                                - before["pinterest_gateway_journal_write_records_sum"]) / writes, 2),
+            "journal_write_ms": round((after["pinterest_gateway_journal_write_seconds_sum"]
+                                       - before["pinterest_gateway_journal_write_seconds_sum"]) / writes * 1000, 3)}
 
 
 def concurrent_cases(lake: Path, clients: list[int], records: int, rounds: int, before: str | None) -> dict:
@@ -126,13 +153,12 @@ def concurrent_cases(lake: Path, clients: list[int], records: int, rounds: int, 
             with GatewayProcess(lake / f"{name}-{round_number}", flush_size=500, env=env,
                                 extra_args=["--prefix", PREFIX, "--flush-on-close"]) as gateway:
                 for count in clients:
-                    runs[name][count].append(run_concurrent(gateway.url, count, records))
+                    runs[name][count].append(run_concurrent(gateway, count, records))
     results: dict = {}
     for name, by_clients in runs.items():
         results[name] = {
-            f"{count}_clients": {"median_records_per_s": statistics.median(r["records_per_s"] for r in attempts),
-                                 "median_p50_ms": statistics.median(r["p50_ms"] for r in attempts),
-                                 "median_p99_ms": statistics.median(r["p99_ms"] for r in attempts),
+            f"{count}_clients": {**{f"median_{key}": statistics.median(r[key] for r in attempts)
+                                    for key in attempts[0] if key not in ("records", "seconds")},
                                  "records_per_s_each_round": [r["records_per_s"] for r in attempts]}
             for count, attempts in by_clients.items()}
     results["goals_missed"] = [
