@@ -149,7 +149,8 @@ def concurrent_cases(lake: Path, clients: list[int], records: int, rounds: int, 
     runs: dict[str, dict[int, list[dict]]] = {name: {n: [] for n in clients} for name in versions}
     for round_number in range(rounds):
         for name, package in versions.items():
-            env = {"PYTHONPATH": package} if package else None
+            # PYTHONSAFEPATH: ``python -m`` must not put the working directory (maybe this checkout) first.
+            env = {"PYTHONPATH": package, "PYTHONSAFEPATH": "1"} if package else None
             with GatewayProcess(lake / f"{name}-{round_number}", flush_size=500, env=env,
                                 extra_args=["--prefix", PREFIX, "--flush-on-close"]) as gateway:
                 for count in clients:
@@ -181,6 +182,8 @@ def main() -> int:
     parser.add_argument("--before", metavar="PATH",
                         help="also measure the gateway of this checkout (PYTHONPATH), e.g. main before a change")
     args = parser.parse_args()
+    if args.before and sys.version_info < (3, 11):
+        parser.error("--before needs Python 3.11 or later (PYTHONSAFEPATH)")
     load_at_start = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory() as tmp:
         db_url = f"sqlite:///{Path(tmp) / 'source.db'}"
