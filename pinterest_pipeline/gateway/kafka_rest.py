@@ -24,7 +24,12 @@ from pinterest_pipeline.gateway.errors import (
     topic_not_found,
 )
 from pinterest_pipeline.gateway.metrics import UNKNOWN_TARGET, GatewayMetrics
-from pinterest_pipeline.gateway.produce_request import bad_request, parse_produce_request, unprocessable
+from pinterest_pipeline.gateway.produce_request import (
+    ProduceRequest,
+    bad_request,
+    parse_produce_request,
+    unprocessable,
+)
 from pinterest_pipeline.gateway.request_body import BodyLimits, BodyTooLarge, BodyTooSlow, read_body
 
 logger = logging.getLogger(__name__)
@@ -114,7 +119,7 @@ def kafka_rest_routes(backend: RecordBackend, limits: BodyLimits, metrics: Gatew
         produce_request = await run_in_threadpool(parse_produce_request, body)  # up to 10 MiB: off the loop
         topic = request.path_params["topic"]
         try:
-            offsets = await store(topic, produce_request.values, produce_request.partitions, partition)
+            offsets = await store(topic, produce_request, partition)
         except RestError as error:
             known = error.error_code != TOPIC_NOT_FOUND  # a client's made-up names never become label values
             metrics.rejected(topic if known else UNKNOWN_TARGET, len(produce_request.values), str(error.error_code))
@@ -122,9 +127,9 @@ def kafka_rest_routes(backend: RecordBackend, limits: BodyLimits, metrics: Gatew
         metrics.accepted(topic, len(offsets))
         return JSONResponse(produce_response(offsets), media_type=KAFKA_V2_JSON)
 
-    async def store(topic: str, values: list[Any], partitions: list[int | None],
-                    partition: int | None) -> list[tuple[int, int]]:
+    async def store(topic: str, produce_request: ProduceRequest, partition: int | None) -> list[tuple[int, int]]:
         """Check the topic and partitions, then produce; :class:`RestError` for what the proxy refuses."""
+        values, partitions, keys = produce_request.values, produce_request.partitions, produce_request.keys
         await known_topic(topic)
         if partition is not None:
             named = [i for i, p in enumerate(partitions) if p is not None]
@@ -137,7 +142,8 @@ def kafka_rest_routes(backend: RecordBackend, limits: BodyLimits, metrics: Gatew
             if any(p is not None and p >= count for p in explicit):
                 raise partition_not_found()
         try:
-            return await run_in_threadpool(backend.produce, topic, values, explicit)
+            return await run_in_threadpool(backend.produce, topic, values, explicit,
+                                           keys if any(key is not None for key in keys) else None)
         except ValueError as error:
             raise unprocessable(str(error)) from None
         except LookupError:
