@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pinterest_pipeline.contract import KINDS
 from pinterest_pipeline.demo.processes import free_port
-from pinterest_pipeline.kafka.broker import LocalKafka, new_cluster_id
+from pinterest_pipeline.kafka.broker import LocalKafka, new_cluster_id, server_properties
 
 
 def test_cluster_ids_are_16_bytes_and_never_look_like_an_option() -> None:
@@ -34,3 +34,11 @@ def test_broker_start_creates_the_topics_with_the_partitions_of_the_settings(tmp
         LocalKafka(state).stop()
     assert [line.split()[:2] for line in listed.stdout.splitlines()] == [
         [f"parts.{kind}", "partitions=3"] for kind in sorted(KINDS)]
+
+
+def test_broker_settings_given_replace_the_defaults(tmp_path: Path) -> None:
+    properties = server_properties(9092, 9093, tmp_path, {"group.initial.rebalance.delay.ms": "3000"})
+    settings = dict(line.split("=", 1) for line in properties.splitlines())
+    assert settings["group.initial.rebalance.delay.ms"] == "3000"
+    assert properties.count("group.initial.rebalance.delay.ms") == 1
+    assert settings["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
