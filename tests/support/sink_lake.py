@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 import sys
 import time
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions
+from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from pinterest_pipeline.contract import KINDS, topic_name
@@ -86,19 +87,34 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) ->
         time.sleep(0.05)
 
 
+#: Answers of a group coordinator that is moving or still loading the group (a fresh broker).
+_COORDINATOR_NOT_READY = frozenset({KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                                    KafkaError.COORDINATOR_NOT_AVAILABLE})
+
+
+def answer_or_none(future: Future) -> Any:
+    """The result of an admin request, or None for a retriable error (the group's coordinator moving or
+    loading): the caller asks again."""
+    try:
+        return future.result(timeout=30)
+    except KafkaException as error:
+        if error.args[0].retriable() or error.args[0].code() in _COORDINATOR_NOT_READY:
+            return None
+        raise
+
+
 def group_assignment(broker: LocalKafka, group: str) -> list[set[tuple[str, int]]] | None:
     """The partitions of each member of ``group`` while it is stable (no rebalance under way), else None."""
     admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
-    description = admin.describe_consumer_groups([group])[group].result(timeout=30)
-    if description.state != ConsumerGroupState.STABLE:
+    description = answer_or_none(admin.describe_consumer_groups([group])[group])
+    if description is None or description.state != ConsumerGroupState.STABLE:
         return None
     return [{(tp.topic, tp.partition) for tp in member.assignment.topic_partitions}
             for member in description.members]
 
 
-def committed_offsets(broker: LocalKafka, group: str) -> dict[tuple[str, int], int]:
-    """The offsets ``group`` committed, per partition."""
+def committed_offsets(broker: LocalKafka, group: str) -> dict[tuple[str, int], int] | None:
+    """The offsets ``group`` committed, per partition (None when the coordinator asks to be asked again)."""
     admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
-    request = [ConsumerGroupTopicPartitions(group)]
-    answer = admin.list_consumer_group_offsets(request)[group].result(timeout=30)
-    return {(tp.topic, tp.partition): tp.offset for tp in answer.topic_partitions}
+    answer = answer_or_none(admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group])
+    return None if answer is None else {(tp.topic, tp.partition): tp.offset for tp in answer.topic_partitions}
