@@ -24,7 +24,12 @@ from pinterest_pipeline.gateway.errors import (
     topic_not_found,
 )
 from pinterest_pipeline.gateway.metrics import UNKNOWN_TARGET, GatewayMetrics
-from pinterest_pipeline.gateway.produce_request import bad_request, parse_produce_request, unprocessable
+from pinterest_pipeline.gateway.produce_request import (
+    ProduceRequest,
+    bad_request,
+    parse_produce_request,
+    unprocessable,
+)
 from pinterest_pipeline.gateway.request_body import BodyLimits, BodyTooLarge, BodyTooSlow, read_body
 
 logger = logging.getLogger(__name__)
@@ -123,7 +128,7 @@ def kafka_rest_routes(backend: RecordBackend, limits: BodyLimits, metrics: Gatew
         is mostly fixed); counted in the metrics either way."""
         produce_request = parse_produce_request(body)
         try:
-            offsets = store(topic, produce_request.values, produce_request.partitions, partition)
+            offsets = store(topic, produce_request, partition)
         except RestError as error:
             known = error.error_code != TOPIC_NOT_FOUND  # a client's made-up names never become label values
             metrics.rejected(topic if known else UNKNOWN_TARGET, len(produce_request.values), str(error.error_code))
@@ -131,9 +136,9 @@ def kafka_rest_routes(backend: RecordBackend, limits: BodyLimits, metrics: Gatew
         metrics.accepted(topic, len(offsets))
         return offsets
 
-    def store(topic: str, values: list[Any], partitions: list[int | None],
-              partition: int | None) -> list[tuple[int, int]]:
+    def store(topic: str, produce_request: ProduceRequest, partition: int | None) -> list[tuple[int, int]]:
         """Check the topic and partitions, then produce; :class:`RestError` for what the proxy refuses."""
+        values, partitions, keys = produce_request.values, produce_request.partitions, produce_request.keys
         if topic not in topics_or_error():
             raise topic_not_found()
         if partition is not None:
@@ -147,7 +152,7 @@ def kafka_rest_routes(backend: RecordBackend, limits: BodyLimits, metrics: Gatew
             if any(p is not None and p >= count for p in explicit):
                 raise partition_not_found()
         try:
-            return backend.produce(topic, values, explicit)
+            return backend.produce(topic, values, explicit, keys if any(key is not None for key in keys) else None)
         except ValueError as error:
             raise unprocessable(str(error)) from None
         except LookupError:
