@@ -24,7 +24,7 @@ from pinterest_pipeline.kafka.sink import LakeSink, SinkOptions, SinkStats
 DEMO_STATE_DIR = Path("data/kafka-demo")
 
 
-def start_broker(console: Console, broker: LocalKafka, topics: list[str]) -> None:
+def start_broker(console: Console, broker: LocalKafka, topics: list[str], partitions: int) -> None:
     """Fetch the broker's jars if this is the first run (saying so), start it, create the topics."""
     libs = cache_root() / f"kafka-{broker.version}" / "libs"
     before = jars_in([libs])
@@ -33,9 +33,10 @@ def start_broker(console: Console, broker: LocalKafka, topics: list[str]) -> Non
     with console.waiting(wait):
         ensure_jars(broker.version)
         broker.start()
-        ensure_topics(broker.bootstrap_servers, topics)
+        ensure_topics(broker.bootstrap_servers, topics, partitions)
     console.stage("kafka", f"Kafka {broker.version} broker (KRaft) on {broker.bootstrap_servers} up in "
-                           f"{duration(time.monotonic() - started)}; topics {names_in_brief(topics)}")
+                           f"{duration(time.monotonic() - started)}; topics {names_in_brief(topics)} "
+                           f"({partitions} partition{'s' if partitions > 1 else ''} each)")
     fetched = Fetched.between(before, jars_in([libs]))
     if fetched:
         console.detail(fetched.line(f"Kafka {broker.version}"))
@@ -67,7 +68,7 @@ def run_kafka_demo_ingest(console: Console, settings: Settings, count: int, batc
     broker = LocalKafka(state_dir, port=free_port(), controller_port=free_port())
     topics = [topic_name(settings.prefix, kind) for kind in KINDS]
     try:
-        start_broker(console, broker, topics)
+        start_broker(console, broker, topics, settings.partitions)
         gateway_env = {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}
         with GatewayProcess(settings.lake_root, extra_args=["--prefix", settings.prefix],
                             env=gateway_env, log_path=console.path) as gateway:

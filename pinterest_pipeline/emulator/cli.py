@@ -9,12 +9,15 @@ from urllib.parse import urlsplit
 from pinterest_pipeline.config import ConfigError, is_loopback, load_settings, secret_file
 from pinterest_pipeline.contract import MAX_RECORDS_PER_REQUEST
 from pinterest_pipeline.emulator.delivery import DEFAULT_REQUEST_TIMEOUT_S, RetryPolicy, pooled_session
+from pinterest_pipeline.emulator.fan_out import FanOut
 from pinterest_pipeline.emulator.runner import EmulationPlan, run_emulation
 from pinterest_pipeline.emulator.transports import KafkaRestTransport, KinesisTransport, Transport
 from pinterest_pipeline.source.database import ensure_seeded, make_engine, row_count, safe_url
 
 Route = Literal["kafka", "kinesis"]
 ROUTES: tuple[Route, ...] = ("kafka", "kinesis")
+#: Most concurrent connections ``--concurrency`` accepts.
+MAX_CONCURRENCY = 64
 
 
 def _bounded(kind: type, low: float, high: float | None = None) -> Callable[[str], Any]:
@@ -57,6 +60,9 @@ def build_parser(route: Route, prog: str | None = None) -> argparse.ArgumentPars
                         help="rows per second, 0 = no sleep; default: a random 0-1 s sleep per row as the original")
     parser.add_argument("--batch-size", type=_bounded(int, 1, MAX_RECORDS_PER_REQUEST), default=1,
                         help=f"records per request, 1-{MAX_RECORDS_PER_REQUEST} (default 1)")
+    parser.add_argument("--concurrency", type=_bounded(int, 1, MAX_CONCURRENCY), default=1,
+                        help=f"keep-alive connections sending at once, 1-{MAX_CONCURRENCY} (default 1); the records "
+                             "of one source row always share a connection, in order (per-row order is kept)")
     parser.add_argument("--seed", type=int, default=100, help="random seed (default 100, as the original)")
     parser.add_argument("--max-index", type=_bounded(int, 0),
                         help="highest row index to sample (default: source row count - 1)")
@@ -78,8 +84,11 @@ def build_parser(route: Route, prog: str | None = None) -> argparse.ArgumentPars
 
 
 def make_transport(route: Route, invoke_url: str, prefix: str, api_key: str | None,
-                   policy: RetryPolicy) -> Transport:
-    """The transport for the chosen gateway route, sharing one pooled HTTP session."""
+                   policy: RetryPolicy, concurrency: int = 1) -> Transport:
+    """The transport for the chosen gateway route: one pooled HTTP session, or ``concurrency`` of them sending
+    at once (:class:`~pinterest_pipeline.emulator.fan_out.FanOut`)."""
+    if concurrency > 1:
+        return FanOut([make_transport(route, invoke_url, prefix, api_key, policy) for _ in range(concurrency)])
     session = pooled_session(api_key)
     if route == "kafka":
         return KafkaRestTransport(session, invoke_url, prefix, policy)
@@ -110,7 +119,8 @@ def main(route: Route, argv: Sequence[str] | None = None, prog: str | None = Non
     plan = EmulationPlan(count=args.count, rate=args.rate, batch_size=args.batch_size, seed=args.seed,
                          max_index=max_index)
     transport = make_transport(route, settings.invoke_url, settings.prefix, settings.api_key,
-                               RetryPolicy(max_attempts=args.max_attempts, request_timeout_s=args.request_timeout))
+                               RetryPolicy(max_attempts=args.max_attempts, request_timeout_s=args.request_timeout),
+                               args.concurrency)
     summary = run_emulation(engine, transport, plan, progress=not args.no_progress)
     engine.dispose()
     print(summary.line(), flush=True)

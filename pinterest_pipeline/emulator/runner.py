@@ -85,7 +85,7 @@ class Pacer:
 
 def run_emulation(engine: Engine, transport: Transport, plan: EmulationPlan,
                   progress: bool = True) -> EmulationSummary:
-    """Send ``plan.count`` random rows of each table through ``transport`` and summarise."""
+    """Send ``plan.count`` random rows of each table through ``transport``, close it, and summarise."""
     rng = random.Random(plan.seed)
     pacer = Pacer(plan, rng)
     rows = missing = 0
@@ -100,9 +100,12 @@ def run_emulation(engine: Engine, transport: Transport, plan: EmulationPlan,
                         transport.send(kind, found)
                 rows += len(indices)
                 bar.update(len(indices))
-                bar.set_postfix(sent=transport.stats.sent, failed=transport.stats.failed, refresh=False)
+                stats = transport.stats
+                bar.set_postfix(sent=stats.sent, failed=stats.failed, refresh=False)
                 pacer.after(len(indices))
         except KeyboardInterrupt:
             pass
+        finally:
+            transport.close()
     stats = transport.stats
     return EmulationSummary(rows, stats.sent, stats.retried, stats.failed, missing, time.monotonic() - started)

@@ -36,6 +36,9 @@ class Transport(Protocol):
 
     def send(self, kind: str, rows: Sequence[Mapping[str, Any]]) -> None: ...
 
+    def close(self) -> None:
+        """Finish what was handed over and release the connections."""
+
 
 def kafka_offsets_check(count: int) -> AnswerCheck:
     """A REST proxy produce answer must hold one ``offsets`` entry per record sent."""
@@ -94,6 +97,9 @@ class KafkaRestTransport:
 
         deliver_in_rounds(rows, send_once, self.policy, self.stats)
 
+    def close(self) -> None:
+        self.session.close()
+
     def _count_retry(self) -> None:
         self.stats.retried += 1
 
@@ -136,6 +142,9 @@ class KinesisTransport:
         return send_with_retry(self.session, "PUT", self.invoke_url + path, body=body,
                                headers={"Content-Type": "application/json"}, policy=self.policy,
                                on_retry=self._count_retry, check=check)
+
+    def close(self) -> None:
+        self.session.close()
 
     def _count_retry(self) -> None:
         self.stats.retried += 1

@@ -13,9 +13,11 @@ class RecordBackend(Protocol):
     """
 
     def produce(
-        self, topic: str, values: list[Any], partitions: Sequence[int | None] | None = None
+        self, topic: str, values: list[Any], partitions: Sequence[int | None] | None = None,
+        keys: Sequence[Any] | None = None,
     ) -> list[tuple[int, int]]:
-        """Store ``values`` in ``topic``; ``partitions`` optionally names one partition (or None) per record."""
+        """Store ``values`` in ``topic``; ``partitions`` optionally names one partition (or None) per record,
+        ``keys`` one key (any JSON value, or None) per record."""
         ...
 
     def topics(self) -> list[str]:

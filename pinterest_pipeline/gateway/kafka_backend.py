@@ -1,7 +1,11 @@
 """The gateway backend that produces to a real Kafka (local broker, MSK): the REST proxy's own job.
 
-Every record is produced as compact JSON (no key) by an idempotent producer with ``acks=all``; ``produce``
-waits for the delivery reports and answers the partition and offset the broker assigned to each record.
+Every record is produced as compact JSON by an idempotent producer with ``acks=all``; ``produce`` waits for
+the delivery reports and answers the partition and offset the broker assigned to each record. Where a record
+goes, as behind the Confluent REST proxy (whose Java producer uses Kafka's default partitioner): the partition it
+names; else, with a key (serialised as compact JSON, as the proxy's JSON embedded format does), murmur2 of the
+key bytes modulo the partition count (librdkafka's ``murmur2_random`` partitioner, the Java client's hash); else
+a sticky partition, switched every ``sticky.partitioning.linger.ms``, so keyless records spread over the topic.
 Timeouts are short so that a request fails fast (5xx) when the broker is away, and the client retries.
 """
 from __future__ import annotations
@@ -27,6 +31,8 @@ PRODUCER_DEFAULTS: dict[str, str] = {
     "socket.connection.setup.timeout.ms": "5000",
     "reconnect.backoff.max.ms": "1000",
     "allow.auto.create.topics": "false",
+    #: The Java client's partitioner: keyed records land where Kafka's own producers put them.
+    "partitioner": "murmur2_random",
 }
 #: Longest wait for the topic list (the cached list serves while the broker is away).
 METADATA_TIMEOUT_S = 3.0
@@ -62,6 +68,14 @@ class _Deliveries:
                 self.pending -= 1
 
         return report
+
+
+def one_per_record(items: Sequence[Any] | None, count: int, what: str) -> list[Any]:
+    """``items`` as a list of ``count`` (all None when not given); ``ValueError`` for another length."""
+    chosen = list(items) if items is not None else [None] * count
+    if len(chosen) != count:
+        raise ValueError(f"one {what} (or None) per record expected")
+    return chosen
 
 
 class KafkaBackend:
@@ -130,24 +144,27 @@ class KafkaBackend:
         return counts[topic]
 
     def produce(
-        self, topic: str, values: list[Any], partitions: Sequence[int | None] | None = None
+        self, topic: str, values: list[Any], partitions: Sequence[int | None] | None = None,
+        keys: Sequence[Any] | None = None,
     ) -> list[tuple[int, int]]:
         """Produce ``values`` to ``topic``; ``(partition, offset)`` of each, once the broker acknowledged all.
 
-        ``ValueError``: a value is not JSON (nothing produced); :class:`UnknownTopic`, also for a topic deleted
-        since it was listed (its records time out, and the cluster no longer lists it); :class:`KafkaUnavailable`
-        when a record was not acknowledged within ``message.timeout.ms`` (some others may have been).
+        ``ValueError``: a value or key is not JSON (nothing produced); :class:`UnknownTopic`, also for a topic
+        deleted since it was listed (its records time out, and the cluster no longer lists it);
+        :class:`KafkaUnavailable` when a record was not acknowledged within ``message.timeout.ms`` (some others
+        may have been).
         """
         payloads = [encode_json(value) for value in values]
-        chosen = list(partitions) if partitions is not None else [None] * len(payloads)
-        if len(chosen) != len(payloads):
-            raise ValueError("one partition (or None) per record expected")
+        chosen = one_per_record(partitions, len(payloads), "partition")
+        key_bytes = [None if key is None else encode_json(key) for key in one_per_record(keys, len(payloads), "key")]
         self.partition_count(topic)
         producer = self._current_producer()
         deliveries = _Deliveries(len(payloads))
         deadline = time.monotonic() + self._message_timeout_s + REPORT_GRACE_S
-        for index, (payload, partition) in enumerate(zip(payloads, chosen)):
-            extra = {} if partition is None else {"partition": partition}
+        for index, (payload, partition, key) in enumerate(zip(payloads, chosen, key_bytes)):
+            extra: dict[str, Any] = {} if partition is None else {"partition": partition}
+            if key is not None:
+                extra["key"] = key
             self._enqueue(producer, topic, payload, deliveries.callback(index), extra, deadline)
         while deliveries.pending and time.monotonic() < deadline:
             producer.poll(0.05)
@@ -160,7 +177,7 @@ class KafkaBackend:
 
     @staticmethod
     def _enqueue(producer: Producer, topic: str, payload: bytes, report: Callable[[KafkaError | None, Message], None],
-                 extra: dict[str, int], deadline: float) -> None:
+                 extra: dict[str, Any], deadline: float) -> None:
         while True:
             try:
                 producer.produce(topic, payload, on_delivery=report, **extra)

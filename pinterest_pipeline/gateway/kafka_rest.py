@@ -24,7 +24,12 @@ from pinterest_pipeline.gateway.errors import (
     topic_not_found,
 )
 from pinterest_pipeline.gateway.metrics import UNKNOWN_TARGET, GatewayMetrics
-from pinterest_pipeline.gateway.produce_request import bad_request, parse_produce_request, unprocessable
+from pinterest_pipeline.gateway.produce_request import (
+    ProduceRequest,
+    bad_request,
+    parse_produce_request,
+    unprocessable,
+)
 from pinterest_pipeline.gateway.request_body import BodyLimits, BodyTooLarge, BodyTooSlow, read_body
 
 logger = logging.getLogger(__name__)
@@ -64,13 +69,16 @@ def kafka_rest_routes(backend: RecordBackend, limits: BodyLimits, metrics: Gatew
     """The v2 routes listed in the module docstring, over ``backend``; records counted in ``metrics``."""
     backend_name = type(backend).__name__.removesuffix("Backend").lower()
 
-    async def backend_topics() -> list[str]:
+    def topics_or_error() -> list[str]:
         try:
-            return await run_in_threadpool(backend.topics)
+            return backend.topics()
         except Exception as error:  # the backend (a broker) is unreachable: a proxy error, never a bare 500
             metrics.backend_failed(backend_name, error)
             logger.warning("listing topics failed: %s", type(error).__name__)
             raise RestError(500, KAFKA_ERROR, f"Kafka error: {type(error).__name__}") from None
+
+    async def backend_topics() -> list[str]:
+        return await run_in_threadpool(topics_or_error)
 
     async def known_topic(topic: str) -> str:
         if topic not in await backend_topics():
@@ -111,21 +119,28 @@ def kafka_rest_routes(backend: RecordBackend, limits: BodyLimits, metrics: Gatew
             raise RestError.http(413) from None
         except BodyTooSlow:
             raise RestError.http(408) from None
-        produce_request = await run_in_threadpool(parse_produce_request, body)  # up to 10 MiB: off the loop
-        topic = request.path_params["topic"]
+        # Parsing (up to 10 MiB) and the backend's blocking calls run off the event loop, in one worker thread.
+        offsets = await run_in_threadpool(parse_and_store, body, request.path_params["topic"], partition)
+        return JSONResponse(produce_response(offsets), media_type=KAFKA_V2_JSON)
+
+    def parse_and_store(body: bytes, topic: str, partition: int | None) -> list[tuple[int, int]]:
+        """Parse the body, then store its records (one thread hop per request: a single-record request's cost
+        is mostly fixed); counted in the metrics either way."""
+        produce_request = parse_produce_request(body)
         try:
-            offsets = await store(topic, produce_request.values, produce_request.partitions, partition)
+            offsets = store(topic, produce_request, partition)
         except RestError as error:
             known = error.error_code != TOPIC_NOT_FOUND  # a client's made-up names never become label values
             metrics.rejected(topic if known else UNKNOWN_TARGET, len(produce_request.values), str(error.error_code))
             raise
         metrics.accepted(topic, len(offsets))
-        return JSONResponse(produce_response(offsets), media_type=KAFKA_V2_JSON)
+        return offsets
 
-    async def store(topic: str, values: list[Any], partitions: list[int | None],
-                    partition: int | None) -> list[tuple[int, int]]:
+    def store(topic: str, produce_request: ProduceRequest, partition: int | None) -> list[tuple[int, int]]:
         """Check the topic and partitions, then produce; :class:`RestError` for what the proxy refuses."""
-        await known_topic(topic)
+        values, partitions, keys = produce_request.values, produce_request.partitions, produce_request.keys
+        if topic not in topics_or_error():
+            raise topic_not_found()
         if partition is not None:
             named = [i for i, p in enumerate(partitions) if p is not None]
             if named:  # a partition produce request's records have no partition field
@@ -133,11 +148,11 @@ def kafka_rest_routes(backend: RecordBackend, limits: BodyLimits, metrics: Gatew
             partitions = [partition] * len(values)
         explicit = partitions if any(p is not None for p in partitions) else None
         if explicit is not None:
-            count = await partition_count(topic)
+            count = backend.partition_count(topic)
             if any(p is not None and p >= count for p in explicit):
                 raise partition_not_found()
         try:
-            return await run_in_threadpool(backend.produce, topic, values, explicit)
+            return backend.produce(topic, values, explicit, keys if any(key is not None for key in keys) else None)
         except ValueError as error:
             raise unprocessable(str(error)) from None
         except LookupError:

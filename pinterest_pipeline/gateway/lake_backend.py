@@ -35,8 +35,11 @@ class LakeBackend:
         return cls(writer, settings.topic_names)
 
     def produce(
-        self, topic: str, values: list[Any], partitions: Sequence[int | None] | None = None
+        self, topic: str, values: list[Any], partitions: Sequence[int | None] | None = None,
+        keys: Sequence[Any] | None = None,
     ) -> list[tuple[int, int]]:
+        """Append to the lake; keys place nothing here (the lake stores values alone, the writer picks the
+        partition of a record that names none)."""
         return self.writer.append(topic, values, partitions)
 
     def topics(self) -> list[str]:

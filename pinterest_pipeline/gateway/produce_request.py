@@ -19,10 +19,12 @@ RECORD_FIELDS = frozenset({"key", "value", "partition"})
 
 @dataclass(frozen=True)
 class ProduceRequest:
-    """The records of one request: their values, and the partition each asks for (None = any)."""
+    """The records of one request: their values, the partition each asks for (None = any), and their keys
+    (None = no key)."""
 
     values: list[Any]
     partitions: list[int | None]
+    keys: list[Any]
 
 
 def bad_request(message: str) -> RestError:
@@ -82,4 +84,5 @@ def parse_produce_request(body: bytes) -> ProduceRequest:
     _check_shape(document)
     records = document.get("records")
     _check_constraints(records)
-    return ProduceRequest([r["value"] for r in records], [r.get("partition") for r in records])
+    return ProduceRequest([r["value"] for r in records], [r.get("partition") for r in records],
+                          [r.get("key") for r in records])

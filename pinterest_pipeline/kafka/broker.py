@@ -100,8 +100,10 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def server_properties(port: int, controller_port: int, data_dir: Path) -> str:
-    """Configuration of a one-node cluster: combined roles, plaintext on 127.0.0.1, no automatic topics."""
+def server_properties(port: int, controller_port: int, data_dir: Path,
+                      overrides: Mapping[str, str] | None = None) -> str:
+    """Configuration of a one-node cluster: combined roles, plaintext on 127.0.0.1, no automatic topics; then
+    ``overrides`` (other broker settings, e.g. ``group.initial.rebalance.delay.ms``)."""
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -121,6 +123,7 @@ def server_properties(port: int, controller_port: int, data_dir: Path) -> str:
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
+        **(overrides or {}),
     }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
@@ -143,17 +146,20 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 class LocalKafka:
-    """One broker whose files live in ``state_dir``; ports and version are remembered across runs."""
+    """One broker whose files live in ``state_dir``; ports and version are remembered across runs.
+
+    ``settings``: broker settings over :func:`server_properties`' own (written at each start).
+    """
 
     def __init__(self, state_dir: str | Path = DEFAULT_STATE_DIR, *, port: int | None = None,
                  controller_port: int | None = None, version: str | None = None, heap: str = "512m",
-                 cache: Path | None = None) -> None:
+                 cache: Path | None = None, settings: Mapping[str, str] | None = None) -> None:
         self.state_dir = Path(state_dir).resolve()
         recorded = self._read_state()
         self.port = port or (recorded.port if recorded else DEFAULT_PORT)
         self.controller_port = controller_port or (recorded.controller_port if recorded else self.port + 1)
         self.version = version or (recorded.version if recorded else DEFAULT_VERSION)
-        self.heap, self.cache = heap, cache
+        self.heap, self.cache, self.settings = heap, cache, dict(settings or {})
         self._process: subprocess.Popen | None = None
 
     def __repr__(self) -> str:
@@ -221,7 +227,7 @@ class LocalKafka:
             return
         libs = ensure_jars(self.version, self.cache)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(server_properties(self.port, self.controller_port, self.data_dir))
+        self.config_path.write_text(server_properties(self.port, self.controller_port, self.data_dir, self.settings))
         if not (self.data_dir / "meta.properties").is_file():
             self._format(libs)
         for port in (self.port, self.controller_port):

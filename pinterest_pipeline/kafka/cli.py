@@ -43,7 +43,8 @@ def _add_broker_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--controller-port", type=int, help="KRaft controller port (default: client port + 1)")
     parser.add_argument("--version", help=f"Apache Kafka version (default: last used, else {DEFAULT_VERSION})")
     parser.add_argument("--prefix", help="topic prefix (default: settings, 124a514b9149)")
-    parser.add_argument("--partitions", type=int, default=1, help="partitions of each topic created (default 1)")
+    parser.add_argument("--partitions", type=int,
+                        help="partitions of each topic created (default: settings, PINTEREST_PARTITIONS, else 1)")
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the broker")
 
 
@@ -86,8 +87,8 @@ def run_broker(args: argparse.Namespace) -> int:
     elif args.command == "start":
         started = time.monotonic()
         broker.start(args.timeout)
-        settings = load_settings(prefix=args.prefix)
-        created = ensure_topics(broker.bootstrap_servers, settings.topic_names, args.partitions)
+        settings = load_settings(prefix=args.prefix, partitions=args.partitions)
+        created = ensure_topics(broker.bootstrap_servers, settings.topic_names, settings.partitions)
         print(f"Kafka {broker.version} up on {broker.bootstrap_servers} (pid {broker.pid()}, state {broker.state_dir},"
               f" {time.monotonic() - started:.1f} s); topics created: {', '.join(created) or 'none'}")
         print(f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap_servers}")

@@ -15,8 +15,10 @@ object that was not committed yet under the same name (byte-identical when its b
 
 A value that is not JSON (or a null value) goes to a dead-letter object ``errors/<topic>/partition=<p>/
 <topic>+<p>+<offset>.json`` and is counted. On a rebalance, partitions taken away lose their uncommitted
-records, which their next owner reads again. SIGTERM / SIGINT stop the loop gracefully: partial objects are
-not written (their records are read again on the next run), nothing is committed past a durable object.
+records, which their next owner reads again (partitions are assigned ``cooperative-sticky``: a rebalance moves
+only the partitions that change owner; a commit a rebalance refused is retried while its partition stays).
+SIGTERM / SIGINT stop the loop gracefully: partial objects are not written (their records are read again on
+the next run), nothing is committed past a durable object.
 """
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ logger = logging.getLogger("pinterest_pipeline.kafka.sink")
 #: Consumer defaults; ``KAFKA_*`` variables or the properties file override them.
 CONSUMER_DEFAULTS: dict[str, str] = {
     "session.timeout.ms": "10000",
+    #: A rebalance moves only the partitions that change owner: the others keep their pending records.
+    "partition.assignment.strategy": "cooperative-sticky",
     "socket.connection.setup.timeout.ms": "5000",
     "reconnect.backoff.max.ms": "1000",
 }
@@ -147,6 +151,9 @@ class LakeSink:
         self._at_end: set[Partition] = set()
         self._positions: dict[Partition, int] = {}
         self._pending: dict[Partition, _Pending] = {}
+        #: Commits refused during a rebalance, retried while their partition stays here (cooperative rebalances
+        #: keep most partitions where they are).
+        self._refused: dict[Partition, int] = {}
         try:
             self._consumer = Consumer({**self.config, "logger": logger})
         except KafkaException as error:
@@ -170,11 +177,13 @@ class LakeSink:
                 if message is not None:
                     self._handle(message)
                 self._rotate_on_schedule()
+                self._retry_refused_commits()
                 self._note_lag()
                 if self.settings.until_caught_up and self._assigned and self._assigned <= self._at_end:
                     for partition in list(self._pending):
                         self._flush(partition)
-                    break
+                    if not self._refused:
+                        break
             if self._pending:
                 logger.info("stopping: %d uncommitted record(s) will be read again on the next run",
                             sum(len(p.lines) for p in self._pending.values()))
@@ -210,6 +219,7 @@ class LakeSink:
             self._assigned.discard(key)
             self._at_end.discard(key)
             self._positions.pop(key, None)
+            self._refused.pop(key, None)
 
     def _handle(self, message: Message) -> None:
         key = (message.topic(), message.partition())
@@ -285,7 +295,11 @@ class LakeSink:
         self._commit(key, pending.next_offset)
 
     def _commit(self, key: Partition, next_offset: int) -> None:
-        """Commit synchronously; on lost ownership stop handling the partition until it is assigned again."""
+        """Commit synchronously; when a rebalance refuses it, retry it while the partition stays here.
+
+        Refused means the group's generation changed: if the partition moved, the revocation drops the retry
+        and its next owner reads again from the last commit, rewriting the same objects under the same names.
+        """
         topic, partition = key
         try:
             answers = self._consumer.commit(offsets=[TopicPartition(topic, partition, next_offset)],
@@ -294,9 +308,15 @@ class LakeSink:
         except KafkaException as exception:
             errors = [exception.args[0]]
         if not errors:
+            self._refused.pop(key, None)
             return
         if errors[0].code() not in _LOST_OWNERSHIP:
             raise KafkaException(errors[0])
-        logger.warning("commit of %s[%d]@%d refused (%s): the partition moved", topic, partition, next_offset,
-                       errors[0])
-        self._on_revoke(self._consumer, [TopicPartition(topic, partition)])
+        if self._refused.get(key) != next_offset:
+            logger.warning("commit of %s[%d]@%d refused (%s): retried while the partition stays here", topic,
+                           partition, next_offset, errors[0])
+        self._refused[key] = next_offset
+
+    def _retry_refused_commits(self) -> None:
+        for key, next_offset in list(self._refused.items()):
+            self._commit(key, next_offset)

@@ -6,15 +6,17 @@ import os
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from pinterest_pipeline.lake.group_commit import GroupCommit
 from pinterest_pipeline.lake.layout import object_key, parse_object_name, partition_folder
 from pinterest_pipeline.lake.store import ObjectStore
 from pinterest_pipeline.lake.wal import Journal, read_journals
 
 Undo = Callable[[], None]
-#: Told the seconds and the record count of each durable journal write (e.g. to a metrics histogram).
+#: Told the seconds and the record count of each journal fsync (e.g. to a metrics histogram).
 JournalObserver = Callable[[float, int], None]
 #: Seconds on a clock that never goes back (``time.monotonic`` unless a test injects another).
 Clock = Callable[[], float]
@@ -29,12 +31,26 @@ def describe(error: BaseException) -> str:
 JOURNAL_LIMIT_BYTES = 1024 * 1024
 
 
+@dataclass(frozen=True)
+class SyncRound:
+    """One group commit: the journal, its size before, and the lines it appends (offsets up to ``end``)."""
+
+    journal: Journal
+    size: int
+    lines: list[bytes]
+    end: int
+
+
 class PartitionLog:
     """Assigns offsets, journals records durably, and writes each ``flush_size`` of them as one lake object.
 
     Objects are cut in offset order and named by their first offset. A new log resumes from what a previous
     run left: the objects in the lake (the last one tells where they end) and the journal (the records after
     that are pending), so offsets continue and nothing acknowledged is lost or written twice.
+
+    Appends share journal writes and fsyncs (:class:`~pinterest_pipeline.lake.group_commit.GroupCommit`):
+    :meth:`append` assigns offsets and queues the lines in memory (no system call under the state lock);
+    :meth:`wait_durable` returns once a round has written and fsync'd them. Objects hold durable records only.
 
     A storage error never needs a restart: an append that failed is taken back, and if even that fails the
     repair is retried before the next append (which fails until it succeeds); :meth:`problem` says why the
@@ -79,6 +95,9 @@ class PartitionLog:
         for journal, _ in journals:
             if self.journal is None or journal.path != self.journal.path:
                 journal.remove()
+        self.commit = GroupCommit(self.state_lock, self.next_offset)
+        #: Lines appended (offsets assigned) that no round has taken to the journal yet, in offset order.
+        self._unwritten: list[bytes] = []
 
     def __repr__(self) -> str:
         return f"PartitionLog({self.topic!r}, {self.partition}, next_offset={self.next_offset})"
@@ -99,44 +118,77 @@ class PartitionLog:
         return last + self.store.get(object_key(self.topic, self.partition, last)).count(b"\n")
 
     def append(self, lines: list[bytes]) -> tuple[int, Undo]:
-        """Journal newline-terminated records durably; their first offset, and how to take them back.
+        """Give newline-terminated records their offsets, to be journaled by :meth:`wait_durable`; their first
+        offset, and how to take them back.
 
         On failure nothing of ``lines`` is kept. The undo removes them again, for a request whose records for
-        another partition could not be journaled; it must be called before :meth:`write_objects`.
+        another partition could not be taken; it must be called before the state lock is released.
         """
         self._settle()
-        first, journal, started = self.next_offset, self.journal, time.perf_counter()
-        try:
-            if journal is None:
-                self.journal = Journal.create(self.folder, self.pending_start, self.pending + lines)
-            else:
-                size = journal.size
-                try:
-                    journal.append(lines)
-                except BaseException:
-                    self._take_back(lambda: journal.truncate(size))
-                    raise
-        except OSError as error:
-            self.journal_failure = describe(error)
-            raise
-        self.journal_failure = None
-        if self.on_journal_write is not None:
-            self.on_journal_write(time.perf_counter() - started, len(lines))
+        first, created = self.next_offset, self.journal is None
+        if created:  # nothing pending: a new, empty journal starts at these records
+            try:
+                self.journal = Journal.create(self.folder, first, [])
+            except OSError as error:
+                self.journal_failure = describe(error)
+                raise
+        self._unwritten.extend(lines)
         self.pending.extend(lines)
         self.arrivals.extend([self.clock()] * len(lines))
         self.next_offset += len(lines)
 
         def undo() -> None:
-            del self.pending[len(self.pending) - len(lines):]
-            del self.arrivals[len(self.arrivals) - len(lines):]
+            for queue in (self._unwritten, self.pending, self.arrivals):
+                del queue[len(queue) - len(lines):]
             self.next_offset = first
-            if journal is None:
+            if created:
                 self._take_back(self.journal.remove)
                 self.journal = None
-            else:
-                self._take_back(lambda: journal.truncate(size))
 
         return first, undo
+
+    def wait_durable(self, end: int, generation: int) -> None:
+        """Return once the records before offset ``end``, appended in ``generation`` of :attr:`commit`, are
+        journaled and fsync'd: when no other thread is at it, this one appends every line queued so far (its
+        own and other requests') and fsyncs, outside the state lock. ``OSError`` (records taken back) when the
+        round that held them failed. Call it without holding :attr:`state_lock`."""
+        while True:
+            with self.state_lock:
+                if not self.commit.must_lead(end, generation):
+                    return
+                assert self.journal is not None, "records wait for the journal but there is none"
+                sync_round = SyncRound(self.journal, self.journal.size, self._unwritten, self.next_offset)
+                self._unwritten = []
+            error: BaseException | None = None
+            started = time.perf_counter()
+            try:
+                sync_round.journal.append(sync_round.lines)
+            except BaseException as raised:  # the round must close whatever happens, or its waiters hang
+                error = raised
+            with self.state_lock:
+                self._close_round(sync_round, error, time.perf_counter() - started)
+            if error is not None and not isinstance(error, OSError):
+                raise error
+
+    def _close_round(self, sync_round: SyncRound, error: BaseException | None, seconds: float) -> None:
+        """Mark what the round made durable; after a failure, take back every record not durable."""
+        durable_before = self.commit.durable_end
+        if error is None or durable_before >= sync_round.end:  # else a renewed journal holds them already
+            self.journal_failure = None
+            if self.on_journal_write is not None and sync_round.end > durable_before:
+                self.on_journal_write(seconds, sync_round.end - durable_before)
+            self.commit.synced(sync_round.end)
+            return
+        taken_back = self.next_offset - durable_before
+        for queue in (self.pending, self.arrivals):
+            del queue[len(queue) - taken_back:]
+        self._unwritten = []
+        self.next_offset = durable_before
+        self._take_back(lambda: sync_round.journal.truncate(sync_round.size))
+        self.journal_failure = describe(error)
+        logger.error("the journal of %s[%d] could not be written; %d unacknowledged record(s) taken back: %s",
+                     self.topic, self.partition, taken_back, self.journal_failure)
+        self.commit.failed(self.journal_failure)
 
     def _take_back(self, action: Undo) -> None:
         try:
@@ -182,15 +234,17 @@ class PartitionLog:
                      up_to: int | None = None) -> tuple[str, bytes, int] | None:
         """Key, bytes and record count of the oldest object ready to be written, if any (under the state lock).
 
-        Ready: ``flush_size`` records, or fewer whose first arrived ``rotate_interval_s`` ago, or any when
-        ``flush_partial``; and starting before offset ``up_to`` when given.
+        Ready: ``flush_size`` durable records, or fewer whose first arrived ``rotate_interval_s`` ago, or any
+        when ``flush_partial``; and starting before offset ``up_to`` when given. Records not yet fsync'd never go
+        into an object (a failed fsync takes them back).
         """
-        if not self.pending or (up_to is not None and self.pending_start >= up_to):
+        durable = self.commit.durable_end - self.pending_start
+        if durable <= 0 or (up_to is not None and self.pending_start >= up_to):
             return None
         due = rotate_interval_s is not None and now - self.arrivals[0] >= rotate_interval_s
-        if len(self.pending) < self.flush_size and not (due or flush_partial):
+        if durable < self.flush_size and not (due or flush_partial):
             return None
-        count = min(self.flush_size, len(self.pending))
+        count = min(self.flush_size, durable)
         return object_key(self.topic, self.partition, self.pending_start), b"".join(self.pending[:count]), count
 
     def has_ready_object(self, rotate_interval_s: float | None = None) -> bool:
@@ -250,6 +304,9 @@ class PartitionLog:
             return
         self.journal = Journal.create(self.folder, self.pending_start, self.pending) if self.pending else None
         old.remove()
+        # The new journal is fsync'd whole, records no round has taken yet included.
+        self._unwritten = []
+        self.commit.made_durable(self.next_offset)
 
     def close(self) -> None:
         """Remove the journal when nothing is pending (a clean stop leaves no state behind)."""

@@ -1,4 +1,5 @@
-"""Write-ahead journal of one topic-partition: the records acknowledged, as JSON lines, fsync'd before the answer.
+"""Write-ahead journal of one topic-partition: the records acknowledged, as JSON lines, fsync'd before the answer
+(one append may hold the records of many requests: see :mod:`pinterest_pipeline.lake.group_commit`).
 
 A journal file is named by the offset of its first line (``0000000012.wal``). Records stay in it after their
 object is written, until the journal is replaced by a fresh one holding only the records still pending. A
@@ -45,9 +46,10 @@ class Journal:
         return cls(path, start, len(data))
 
     def append(self, lines: list[bytes]) -> None:
-        """Append newline-terminated lines and fsync them."""
+        """Append newline-terminated lines and fsync them (``FileNotFoundError`` once the file is removed: it is
+        never created again by a late append)."""
         data = b"".join(lines)
-        with open(self.path, "ab") as file:
+        with os.fdopen(os.open(self.path, os.O_WRONLY | os.O_APPEND), "ab") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())

@@ -3,7 +3,8 @@
 Like the sink with ``flush.size`` and ``rotate.interval.ms``: each object holds ``flush_size`` records (the
 values alone, one compact JSON line each) and is named by its first offset. A record is durable when
 :meth:`LakeWriter.append` returns: it is in an fsync'd journal (the write-ahead log), and a restarted writer
-finishes what a crash interrupted (same offsets, same object names: no loss, no duplicate).
+finishes what a crash interrupted (same offsets, same object names: no loss, no duplicate). Concurrent appends
+share fsyncs (group commit, :mod:`pinterest_pipeline.lake.group_commit`).
 """
 from __future__ import annotations
 
@@ -89,7 +90,8 @@ class LakeWriter:
       next run);
     - ``state_dir``: the journals (default :func:`default_state_dir`); one writer per state folder;
     - ``endpoint_url`` / ``storage_options``: fsspec options of a remote root (e.g. a local S3 endpoint);
-    - ``on_journal_write``: told the duration and record count of each durable journal write;
+    - ``on_journal_write``: told the duration and record count of each journal fsync (one may cover the records
+      of many concurrent requests);
     - ``clock``: what rotation measures record ages with (tests inject one to make an object due at will).
     """
 
@@ -171,7 +173,7 @@ class LakeWriter:
 
         ``partitions`` optionally names a partition per record (``None`` = the writer chooses). Raises
         ``ValueError`` (nothing stored) for a value that is not JSON or an unknown partition, ``OSError`` when
-        the journal cannot be written (nothing stored either).
+        the journal cannot be written or fsync'd (the records of that partition are taken back).
         """
         if self._closed.is_set():
             raise RuntimeError("the lake writer is closed")
@@ -188,13 +190,32 @@ class LakeWriter:
                 state.requests += 1
                 chosen = [default if p is None else p for p in chosen]
             offsets = self._journal_locked(state, lines, chosen)
-        for partition in sorted(set(chosen)):
-            own = [offset for p, offset in offsets if p == partition]
-            self._write_or_hand_over(state.logs[partition], min(own), max(own) + 1)
+            spans: dict[int, tuple[int, int, int]] = {}  # partition → first offset, end, journal generation
+            for partition in sorted(set(chosen)):
+                own = [offset for p, offset in offsets if p == partition]
+                spans[partition] = (min(own), max(own) + 1, state.logs[partition].commit.generation)
+        self._wait_durable(state, spans)
+        for partition, (first, end, _) in spans.items():
+            self._write_or_hand_over(state.logs[partition], first, end)
         return offsets
 
+    @staticmethod
+    def _wait_durable(state: _Topic, spans: dict[int, tuple[int, int, int]]) -> None:
+        """Wait until each partition's journal is fsync'd past the request's records (one write and fsync shared
+        with the requests queued meanwhile); ``OSError`` when one of those rounds failed. Every partition is
+        waited for even then, so none keeps records queued; records of another partition that were made durable
+        stay (the client sends the request again: at least once)."""
+        failure: OSError | None = None
+        for partition, (_, end, generation) in spans.items():
+            try:
+                state.logs[partition].wait_durable(end, generation)
+            except OSError as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure
+
     def _journal_locked(self, state: _Topic, lines: list[bytes], chosen: list[int]) -> list[tuple[int, int]]:
-        """Journal each record in its partition, all or none; ``(partition, offset)`` of each."""
+        """Queue each record for its partition's journal, all or none; ``(partition, offset)`` of each."""
         by_partition: dict[int, list[int]] = {}
         for index, partition in enumerate(chosen):
             by_partition.setdefault(partition, []).append(index)

@@ -24,6 +24,7 @@ OK = (200, {"offsets": [{"partition": 0, "offset": 0, "error_code": None, "error
     (["--rate", "nan"], "--rate: must be at least 0"),
     (["--max-attempts", "0"], "--max-attempts: must be at least 1"),
     (["--batch-size", "501"], "--batch-size: must be between 1 and 500"),
+    (["--concurrency", "0"], "--concurrency: must be between 1 and 64"),
     (["--invoke-url", "not-a-url"], "--invoke-url: not an http(s) URL"),
     (["--invoke-url", "ftp://host/x"], "--invoke-url: not an http(s) URL"),
     (["--request-timeout", "0"], "--request-timeout: must be at least 0.1"),
@@ -69,3 +70,18 @@ def test_a_hung_gateway_costs_the_request_timeout_per_try(hung_gateway: str, sou
                             "--no-progress", "--max-attempts", "2", "--request-timeout", "0.3"])
     assert code == 1
     assert "'timeout': 3" in capsys.readouterr().err  # the three tables' records, each given up after 2 tries
+
+
+def test_the_streaming_emulator_sends_concurrently_and_keeps_each_rows_order(source_url: str) -> None:
+    answer = (200, {"ShardId": "shardId-000000000000", "SequenceNumber": "1"})
+    with ScriptedServer([answer]) as server:
+        code = main("kinesis", ["--invoke-url", server.url, "--db-url", source_url, "--count", "40", "--rate", "0",
+                                "--no-progress", "--concurrency", "4", "--max-index", "9"])
+    assert code == 0 and len(server.requests) == 120
+    kinds_by_row: dict[int, list[str]] = {}
+    for request in server.requests:  # in arrival order
+        row = request["body"]["Data"]
+        kind = request["path"].split("/")[2].rsplit("-", 1)[1]
+        kinds_by_row.setdefault(row["index"] if "index" in row else row["ind"], []).append(kind)
+    for kinds in kinds_by_row.values():  # each repeat of a row: its pin, geo and user records, in that order
+        assert kinds == ["pin", "geo", "user"] * (len(kinds) // 3)

@@ -51,11 +51,12 @@ def summary_of(output: str) -> dict[str, float]:
     return {key: float(value) for key, value in re.findall(r"(\w+)=([\d.]+)", line)}
 
 
-@pytest.mark.parametrize("count,batch_size", [(150, 25), (40, 1)])
-def test_every_row_arrives_once_per_topic(tmp_path: Path, source_url: str, count: int, batch_size: int) -> None:
+@pytest.mark.parametrize("count,batch_size,concurrency", [(150, 25, 1), (40, 1, 1), (150, 25, 4), (60, 1, 8)])
+def test_every_row_arrives_once_per_topic(tmp_path: Path, source_url: str, count: int, batch_size: int,
+                                          concurrency: int) -> None:
     with GatewayProcess(tmp_path / "lake", flush_size=1) as gateway:
         result = emulate(gateway.url, source_url, "--count", str(count), "--rate", "0", "--batch-size", str(batch_size),
-                         "--seed", "7")
+                         "--seed", "7", "--concurrency", str(concurrency))
     assert result.returncode == 0, result.stderr
     summary = summary_of(result.stdout)
     assert summary["sent"] == 3 * count and summary["failed"] == 0 and summary["retried"] == 0

@@ -232,7 +232,7 @@ class VanishingTopicBackend(UnreachableBackend):
     def partition_count(self, topic: str) -> int:
         return 1
 
-    def produce(self, topic: str, values: list[Any], partitions: Any = None) -> list[tuple[int, int]]:
+    def produce(self, topic: str, values: list[Any], partitions: Any = None, keys: Any = None) -> list[tuple[int, int]]:
         raise LookupError(topic)  # what a backend raises for a topic the cluster does not have (UnknownTopic)
 
 

@@ -9,14 +9,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from confluent_kafka import Producer
 
-from pinterest_pipeline.contract import KINDS, topic_name
 from pinterest_pipeline.demo.processes import DUMMY_AWS_ENVIRONMENT, MotoServer
-from pinterest_pipeline.gateway.kafka_backend import KafkaBackend
 from pinterest_pipeline.kafka.broker import LocalKafka
 from pinterest_pipeline.kafka.client_config import client_config
 from pinterest_pipeline.kafka.sink import LakeSink, SinkOptions
@@ -24,26 +21,19 @@ from pinterest_pipeline.lake.layout import lake_line, parse_object_name
 from pinterest_pipeline.lake.store import LocalObjectStore
 from tests.support import REPO_ROOT
 from tests.support.children import Children
-from tests.support.kafka_broker import new_topics, read_topic, run_sink, unique_name
+from tests.support.kafka_broker import run_sink, unique_name
+from tests.support.sink_lake import (
+    assert_exactly_once,
+    lake_files,
+    lake_records,
+    make_topics,
+    produce_rows,
+    sink_command,
+    wait_for,
+)
 
 REPO = REPO_ROOT
 BAD_VALUES = (b'{"index": 1,', b"\xff\xfe not utf-8")
-
-
-def make_topics(broker: LocalKafka, partitions: int = 2) -> tuple[str, list[str]]:
-    prefix = unique_name("sink")
-    return prefix, new_topics(broker, [topic_name(prefix, kind) for kind in KINDS], partitions)
-
-
-def produce_rows(broker: LocalKafka, topics: list[str], rows: range, partitions: int = 2) -> None:
-    """``rows`` as records of every topic, spread over the partitions in turn (through the gateway backend)."""
-    backend = KafkaBackend(client_config(broker.bootstrap_servers))
-    try:
-        for topic in topics:
-            values = [{"ind": i, "topic": topic, "text": f"row {i} ✓"} for i in rows]
-            backend.produce(topic, values, [i % partitions for i in rows])
-    finally:
-        backend.close()
 
 
 def produce_raw(broker: LocalKafka, topic: str, partition: int, values: tuple[bytes | None, ...]) -> None:
@@ -51,43 +41,6 @@ def produce_raw(broker: LocalKafka, topic: str, partition: int, values: tuple[by
     for value in values:
         producer.produce(topic, value, partition=partition)
     assert producer.flush(10) == 0
-
-
-def sink_command(broker: LocalKafka, prefix: str, lake: Path, group: str, *flags: str,
-                 log_level: str = "warning") -> list[str]:
-    return [sys.executable, "-m", "pinterest_pipeline.kafka", "sink", "--bootstrap-servers", broker.bootstrap_servers,
-            "--prefix", prefix, "--lake-root", str(lake), "--group-id", group, "--log-level", log_level, *flags]
-
-
-def lake_files(lake: Path) -> dict[str, bytes]:
-    """Every visible object of the lake (hidden temporaries of an interrupted write aside)."""
-    return {str(p.relative_to(lake)): p.read_bytes() for p in sorted(lake.rglob("*"))
-            if p.is_file() and not p.name.startswith(".")}
-
-
-def assert_exactly_once(broker: LocalKafka, lake: Path, topics: list[str]) -> int:
-    """Per partition, the lake's lines in object order equal the topic's valid records in offset order, and
-    each object is named by the offset of its first record; returns the number of lake records."""
-    total = 0
-    for topic in topics:
-        by_partition: dict[int, list[tuple[int, bytes]]] = {}
-        for (partition, offset), value in sorted(read_topic(broker.bootstrap_servers, topic).items()):
-            try:
-                by_partition.setdefault(partition, []).append((offset, lake_line(json.loads(value))))
-            except (TypeError, ValueError):
-                continue  # dead letters are checked apart
-        for partition, expected in by_partition.items():
-            line_at = dict(expected)
-            objects = sorted((lake / "topics" / topic / f"partition={partition}").glob("*.json"),
-                             key=lambda p: parse_object_name(p.name).start_offset)
-            lines: list[bytes] = []
-            for path in objects:
-                content = path.read_bytes().splitlines(keepends=True)
-                assert content[0] == line_at[parse_object_name(path.name).start_offset], path
-                lines += content
-            assert lines == [line for _, line in expected], f"{topic}[{partition}]"
-            total += len(lines)
-    return total
 
 
 def test_every_record_lands_once_in_the_connector_layout(kafka_broker: LocalKafka, tmp_path: Path) -> None:
@@ -176,14 +129,6 @@ def test_a_crash_around_an_object_write_loses_and_repeats_nothing(kafka_broker: 
     assert assert_exactly_once(kafka_broker, crashed, topics) == 3 * 40
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    """Until ``condition()`` holds: a state, however long the machine takes to get there."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not reached in {timeout:.0f} s: {what}"
-        time.sleep(0.05)
-
-
 def test_sigterm_stops_gracefully_and_the_partial_object_waits(kafka_broker: LocalKafka, tmp_path: Path,
                                                                 children: Children) -> None:
     prefix, topics = make_topics(kafka_broker, partitions=1)
@@ -205,10 +150,6 @@ def test_sigterm_stops_gracefully_and_the_partial_object_waits(kafka_broker: Loc
     rest = run_sink(kafka_broker, tmp_path / "lake", topics, group, flush_size=4)
     assert (rest.records, rest.objects) == (2, 1)
     assert assert_exactly_once(kafka_broker, tmp_path / "lake", topics) == 10
-
-
-def lake_records(lake: Path) -> int:
-    return sum(len(p.read_bytes().splitlines()) for p in (lake / "topics").rglob("*.json"))
 
 
 def test_two_sinks_share_the_partitions_through_a_rebalance(kafka_broker: LocalKafka, tmp_path: Path) -> None:

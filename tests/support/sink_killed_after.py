@@ -1,11 +1,14 @@
-"""``python -m tests.support.sink_killed_after N BOOTSTRAP LAKE GROUP FLUSH_SIZE TOPIC...``: the Kafka → lake
-sink as a child process that SIGKILLs itself just after its N-th object is durable, before committing past it.
+"""``python -m tests.support.sink_killed_after N BOOTSTRAP LAKE GROUP FLUSH_SIZE TOPIC... [--follow]``: the
+Kafka → lake sink as a child process that SIGKILLs itself just after its N-th object is durable, before
+committing past it. It runs until caught up, or with ``--follow`` as a member of a group that waits for
+records (until its N-th object).
 
 A crash at a state rather than at a time: whatever the machine's load, the lake holds exactly N objects when
 the process dies. ``KAFKA_*`` variables of the environment reach the consumer as they do for the CLI.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import sys
@@ -31,12 +34,18 @@ class DyingStore(LocalObjectStore):
 
 
 def main(argv: list[str]) -> int:
-    """Run the sink until caught up; exit 1 if it got there without being killed (fewer objects than N)."""
-    kill_after, bootstrap, lake, group, flush_size, *topics = argv
-    options = SinkOptions(lake_root=lake, topics=tuple(topics), group_id=group, flush_size=int(flush_size),
-                          until_caught_up=True)
-    stats = LakeSink(options, client_config(bootstrap), store=DyingStore(Path(lake), int(kill_after))).run()
-    print(f"caught up after {stats.objects} objects, before object {kill_after}", file=sys.stderr)
+    """Run the sink; exit 1 if it ended without being killed (caught up with fewer objects than N)."""
+    parser = argparse.ArgumentParser(prog="python -m tests.support.sink_killed_after")
+    for name in ("kill_after", "bootstrap", "lake", "group", "flush_size"):
+        parser.add_argument(name)
+    parser.add_argument("topics", nargs="+")
+    parser.add_argument("--follow", action="store_true", help="wait for records instead of ending when caught up")
+    args = parser.parse_args(argv)
+    options = SinkOptions(lake_root=args.lake, topics=tuple(args.topics), group_id=args.group,
+                          flush_size=int(args.flush_size), until_caught_up=not args.follow)
+    store = DyingStore(Path(args.lake), int(args.kill_after))
+    stats = LakeSink(options, client_config(args.bootstrap), store=store).run()
+    print(f"caught up after {stats.objects} objects, before object {args.kill_after}", file=sys.stderr)
     return 1
 
 
