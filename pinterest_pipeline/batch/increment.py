@@ -10,8 +10,10 @@ replays the whole batch, so no table is left behind the others.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import reduce
@@ -68,12 +70,13 @@ class Steps:
                 self.report(self.done, self.total, name)
 
 
-def in_parallel(tasks: dict[str, Callable[[], T]], steps: Steps, doing: str) -> dict[str, T]:
-    """Run independent Spark actions from a few threads, each a step (``"<doing> <name>"``); results by name
-    (the first error is raised)."""
+def in_parallel(tasks: dict[str, Callable[[], T]], steps: Steps | None = None, doing: str = "") -> dict[str, T]:
+    """Run independent Spark actions from a few threads, each a step (``"<doing> <name>"``) when ``steps`` are
+    counted; results by name (the first error is raised)."""
     def run(name: str, task: Callable[[], T]) -> T:
         result = task()
-        steps.finished(f"{doing} {name}")
+        if steps is not None:
+            steps.finished(f"{doing} {name}")
         return result
 
     with ThreadPoolExecutor(max_workers=CONCURRENT_JOBS) as pool:
@@ -90,11 +93,28 @@ class Tally:
         default_factory=lambda: {kind: Counter(raw=0, good=0, quarantined=0) for kind in KINDS})
     #: kind → ``{reason: quarantined lines}``
     reasons: dict[str, Counter] = field(default_factory=lambda: {kind: Counter() for kind in KINDS})
+    #: kind → rows the micro-batches added to the cleaned table (new ``ind``)
+    cleaned_added: Counter = field(default_factory=Counter)
     #: one ``kind, column_name, issue, value_count`` frame per micro-batch
     quality: list[pd.DataFrame] = field(default_factory=list)
     #: insight table name → its rows, as the last micro-batch computed them
     insights: dict[str, pd.DataFrame] = field(default_factory=dict)
     batches: int = 0
+    #: whether batch 0 of the checkpoint ran, which rebuilds every table
+    rebuilt: bool = False
+    #: stage → seconds spent in it, summed over the micro-batches and the topics' threads
+    stage_seconds: Counter = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Add the time spent in the ``with`` block to ``stage``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.stage_seconds[stage] += time.perf_counter() - started
 
     def add_outcomes(self, kind: str, by_reason: dict[str | None, int]) -> None:
         """Count one topic's lines of a micro-batch, given lines per reject reason (None: good)."""
@@ -147,24 +167,29 @@ class MicroBatchWriter:
 
     def _topic(self, spark: SparkSession, lines: DataFrame, kind: str, batch_id: int) -> tuple[DataFrame, int]:
         """Parse one topic's new lines; write its bronze rows and merge its cleaned rows. The parsed lines (kept
-        in memory: the caller unpersists them) and how many were rejected."""
-        schema = RAW_SCHEMAS[kind]
+        in memory, the raw text only of rejected lines; the caller unpersists them) and how many were rejected."""
+        schema, timed = RAW_SCHEMAS[kind], self.tally.timed
         parsed = parse_raw(of_topic(lines, topic_name(self.prefix, kind)), "raw_line", schema)
-        parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
-        by_reason = _lines_by_reason(parsed)
+        slim = parsed.withColumn("raw_line", F.when(F.col(REJECT_REASON).isNotNull(), F.col("raw_line")))
+        parsed = slim.persist(StorageLevel.MEMORY_AND_DISK)
+        with timed("parse and count"):
+            by_reason = _lines_by_reason(parsed)
         self.tally.add_outcomes(kind, by_reason)
         good = good_records(parsed, schema)
         if by_reason.get(None) or batch_id == 0:
             bronze = parsed.where(F.col(REJECT_REASON).isNull()).select(
                 *schema.fieldNames(), "source_file", F.current_timestamp().alias("ingested_at"))
-            self._write(bronze, bronze_table_name(self.prefix, kind), batch_id)
-            quality = data_quality_counts(good).select(F.lit(kind).alias("kind"), "*").toPandas()
-            self.tally.quality.append(quality)
-            cleaned = deduplicate_by_ind(CLEANERS[kind](good))
-            if batch_id == 0:
-                self.warehouse.write(cleaned, cleaned_table_name(self.prefix, kind))
-            else:
-                self.warehouse.merge_least_rows(spark, cleaned, cleaned_table_name(self.prefix, kind))
+            with timed("bronze"):
+                self._write(bronze, bronze_table_name(self.prefix, kind), batch_id)
+            with timed("data quality"):
+                self.tally.quality.append(data_quality_counts(good).select(F.lit(kind).alias("kind"), "*").toPandas())
+            cleaned, name = deduplicate_by_ind(CLEANERS[kind](good)), cleaned_table_name(self.prefix, kind)
+            with timed("cleaned"):
+                if batch_id == 0:
+                    self.warehouse.write(cleaned, name)
+                    self.tally.cleaned_added[kind] += self.warehouse.read(spark, name).count()
+                else:
+                    self.tally.cleaned_added[kind] += self.warehouse.merge_least_rows(spark, cleaned, name)
         return parsed, sum(n for reason, n in by_reason.items() if reason is not None)
 
     def __call__(self, lines: DataFrame, batch_id: int) -> None:
@@ -176,14 +201,18 @@ class MicroBatchWriter:
         try:
             if batch_id == 0 or any(rejected for _, rejected in topics.values()):
                 lines_rejected = [rejected_records(parsed, LAKE_PROVENANCE, "raw_line") for parsed, _ in topics.values()]
-                self._write(reduce(DataFrame.unionByName, lines_rejected), quarantine_table_name(self.prefix), batch_id)
+                with self.tally.timed("quarantine"):
+                    self._write(reduce(DataFrame.unionByName, lines_rejected), quarantine_table_name(self.prefix),
+                                batch_id)
             steps.finished("wrote quarantine")
         finally:
             for parsed, _ in topics.values():
                 parsed.unpersist()
         tables = CleanTables(**{kind: self.warehouse.read(spark, cleaned_table_name(self.prefix, kind))
                                 for kind in KINDS})
-        self.tally.insights = in_parallel(
-            {name: lambda name=name, query=query: _collect_and_write(spark, query(tables), self.warehouse, name)
-             for name, query in INSIGHTS.items()}, steps, "wrote")
+        with self.tally.timed("insights"):
+            self.tally.insights = in_parallel(
+                {name: lambda name=name, query=query: _collect_and_write(spark, query(tables), self.warehouse, name)
+                 for name, query in INSIGHTS.items()}, steps, "wrote")
         self.tally.batches += 1
+        self.tally.rebuilt |= batch_id == 0

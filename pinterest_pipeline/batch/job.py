@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from pyspark.sql import SparkSession
 
-from pinterest_pipeline.batch.increment import MicroBatchWriter, ProgressCallback, batch_steps
+from pinterest_pipeline.batch.increment import MicroBatchWriter, ProgressCallback, Tally, batch_steps, in_parallel
 from pinterest_pipeline.batch.insights import INSIGHTS
 from pinterest_pipeline.batch.lake_reader import LakeReadError, topic_glob
 from pinterest_pipeline.batch.lake_stream import lake_checkpoint, lake_lines
@@ -48,12 +48,15 @@ class BatchResult:
     seconds: float = 0.0
     #: kind → ``{reason: quarantined lines}`` of this run
     reasons: dict[str, dict[str, int]] = field(default_factory=dict)
-    #: kind → rows of the cleaned table before the run (0 when it was rebuilt)
-    cleaned_rows_before: dict[str, int] = field(default_factory=dict)
+    #: kind → rows this run added to the cleaned table (new ``ind``; all of them when it was rebuilt)
+    cleaned_rows_added: dict[str, int] = field(default_factory=dict)
     #: the day the run stands for (the DAG's logical date), when given
     logical_date: str | None = None
     #: micro-batches of new lake objects the run processed (0: nothing new, no table changed)
     batches: int = 0
+    #: stage of the micro-batches (parse and count, bronze, data quality, cleaned, quarantine, insights) → seconds,
+    #: summed over the topics' threads (which overlap)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def quarantined(self) -> int:
@@ -63,8 +66,7 @@ class BatchResult:
     @property
     def duplicates(self) -> dict[str, int]:
         """kind → good records of this run that added no cleaned row (repeats of an ``ind`` already kept)."""
-        return {kind: c["good"] - (self.cleaned_rows[kind] - self.cleaned_rows_before.get(kind, 0))
-                for kind, c in self.counts.items()}
+        return {kind: c["good"] - self.cleaned_rows_added.get(kind, 0) for kind, c in self.counts.items()}
 
 
 def table_names(prefix: str) -> list[str]:
@@ -74,14 +76,21 @@ def table_names(prefix: str) -> list[str]:
 
 
 def _row_counts(spark: SparkSession, warehouse: Warehouse, names: dict[str, str]) -> dict[str, int]:
-    """key → rows of table ``names[key]`` (0 when it does not exist); Delta answers from its statistics."""
-    return {key: warehouse.read(spark, name).count() if warehouse.exists(spark, name) else 0
-            for key, name in names.items()}
+    """key → rows of table ``names[key]``; Delta answers from its statistics."""
+    return in_parallel({key: warehouse.read(spark, name).count for key, name in names.items()})
 
 
 def _stored_insights(spark: SparkSession, warehouse: Warehouse) -> dict[str, pd.DataFrame]:
     """The insight tables as the last run that read something wrote them."""
-    return {name: warehouse.read(spark, name).toPandas() for name in INSIGHTS}
+    return in_parallel({name: warehouse.read(spark, name).toPandas for name in INSIGHTS})
+
+
+def _check_topics(spark: SparkSession, warehouse: Warehouse, tally: Tally, lake_root: str, prefix: str) -> None:
+    """``LakeReadError`` for a topic never read: no bronze table, or no line of it when the tables were rebuilt."""
+    for kind in KINDS:
+        if (tally.rebuilt and not tally.counts[kind]["raw"]) or not warehouse.exists(spark, bronze_table_name(prefix, kind)):
+            topic = topic_name(prefix, kind)
+            raise LakeReadError(f"no lake objects for topic {topic!r} at {topic_glob(lake_root, topic)}")
 
 
 def run_batch(spark: SparkSession, lake_root: str, prefix: str, warehouse_root: str,
@@ -102,8 +111,6 @@ def run_batch(spark: SparkSession, lake_root: str, prefix: str, warehouse_root: 
     checkpoint = lake_checkpoint(warehouse_root, prefix)
     if full_refresh:
         remove_folder(spark, checkpoint)
-    cleaned_names = {kind: cleaned_table_name(prefix, kind) for kind in KINDS}
-    before = _row_counts(spark, warehouse, cleaned_names) if not full_refresh else dict.fromkeys(KINDS, 0)
     writer = MicroBatchWriter(prefix, warehouse, progress)
     query = (lake_lines(spark, lake_root, prefix, on_databricks() if auto_loader is None else auto_loader)
              .writeStream.queryName(f"{prefix}_lake_to_bronze").foreachBatch(writer)
@@ -111,16 +118,13 @@ def run_batch(spark: SparkSession, lake_root: str, prefix: str, warehouse_root: 
     writer.started(str(query.id))
     query.awaitTermination()
     tally = writer.tally
-    bronze_rows = _row_counts(spark, warehouse, {kind: bronze_table_name(prefix, kind) for kind in KINDS})
-    for kind, rows in bronze_rows.items():
-        if not rows:
-            topic = topic_name(prefix, kind)
-            raise LakeReadError(f"no lake objects for topic {topic!r} with a usable record at "
-                                f"{topic_glob(lake_root, topic)}")
+    _check_topics(spark, warehouse, tally, lake_root, prefix)
     return BatchResult(
         prefix, {kind: dict(tally.counts[kind]) for kind in KINDS},
-        _row_counts(spark, warehouse, cleaned_names), tally.data_quality(),
+        _row_counts(spark, warehouse, {kind: cleaned_table_name(prefix, kind) for kind in KINDS}),
+        tally.data_quality(),
         insights=tally.insights or _stored_insights(spark, warehouse),
         tables={name: warehouse.location(name) for name in table_names(prefix)},
         seconds=time.perf_counter() - started, reasons={kind: dict(tally.reasons[kind]) for kind in KINDS},
-        cleaned_rows_before=before, logical_date=logical_date, batches=tally.batches)
+        cleaned_rows_added=dict(tally.cleaned_added), logical_date=logical_date, batches=tally.batches,
+        stage_seconds=dict(tally.stage_seconds))

@@ -91,19 +91,20 @@ class Warehouse:
 
         return DeltaTable.isDeltaTable(spark, self.location(name))
 
-    def merge_least_rows(self, spark: SparkSession, rows: DataFrame, name: str, key: str = "ind") -> None:
+    def merge_least_rows(self, spark: SparkSession, rows: DataFrame, name: str, key: str = "ind") -> int:
         """Delta ``MERGE`` of ``rows`` (one per ``key``) into table ``name``: a new key is inserted, a known one
         replaced when the new row is the smaller (the other columns compared in order, NULL first, as ``min``
         of a struct does). The table keeps, per key, the least row ever merged, whatever the order of arrival,
-        and merging the same rows again changes nothing."""
+        and merging the same rows again changes nothing. Returns the rows inserted (new keys)."""
         from delta.tables import DeltaTable
 
         location = self.location(name)
         table = DeltaTable.forName(spark, location) if self.managed else DeltaTable.forPath(spark, location)
         others = [f"`{column}`" for column in rows.columns if column != key]
         smaller = f"struct({', '.join(f'new.{c}' for c in others)}) < struct({', '.join(f'old.{c}' for c in others)})"
-        (table.alias("old").merge(rows.alias("new"), f"old.`{key}` = new.`{key}`")
-         .whenMatchedUpdateAll(condition=smaller).whenNotMatchedInsertAll().execute())
+        metrics = (table.alias("old").merge(rows.alias("new"), f"old.`{key}` = new.`{key}`")
+                   .whenMatchedUpdateAll(condition=smaller).whenNotMatchedInsertAll().execute())
+        return int(metrics.first()["num_inserted_rows"])
 
 
 def remove_folder(spark: SparkSession, path: str) -> None:
