@@ -4,8 +4,8 @@ Called by the lake stream (:mod:`~pinterest_pipeline.batch.lake_stream`) once pe
 checkpoint is the first read of the lake (a first run, or ``--full-refresh``): it overwrites every table. A later
 batch appends to bronze and quarantine as an idempotent Delta transaction (the query's id and the batch id) and
 merges its cleaned rows into the cleaned tables (:meth:`~pinterest_pipeline.spark.delta.Warehouse.merge_least_rows`,
-idempotent too). Insights are recomputed last, inside the batch: a run killed anywhere before the batch's commit
-replays the whole batch, so no table is left behind the others.
+idempotent too). Insights are recomputed last, inside the batch, from the cleaned tables read once into memory: a
+run killed anywhere before the batch's commit replays the whole batch, so no table is left behind the others.
 """
 from __future__ import annotations
 
@@ -209,10 +209,14 @@ class MicroBatchWriter:
             for parsed, _ in topics.values():
                 parsed.unpersist()
         tables = CleanTables(**{kind: self.warehouse.read(spark, cleaned_table_name(self.prefix, kind))
-                                for kind in KINDS})
-        with self.tally.timed("insights"):
-            self.tally.insights = in_parallel(
-                {name: lambda name=name, query=query: _collect_and_write(spark, query(tables), self.warehouse, name)
-                 for name, query in INSIGHTS.items()}, steps, "wrote")
+                                .persist(StorageLevel.MEMORY_AND_DISK) for kind in KINDS})
+        try:
+            with self.tally.timed("insights"):
+                self.tally.insights = in_parallel(
+                    {name: lambda name=name, query=query: _collect_and_write(spark, query(tables), self.warehouse, name)
+                     for name, query in INSIGHTS.items()}, steps, "wrote")
+        finally:
+            for table in tables:
+                table.unpersist()
         self.tally.batches += 1
         self.tally.rebuilt |= batch_id == 0
