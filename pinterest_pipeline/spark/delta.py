@@ -95,16 +95,18 @@ class Warehouse:
         """Delta ``MERGE`` of ``rows`` (one per ``key``) into table ``name``: a new key is inserted, a known one
         replaced when the new row is the smaller (the other columns compared in order, NULL first, as ``min``
         of a struct does). The table keeps, per key, the least row ever merged, whatever the order of arrival,
-        and merging the same rows again changes nothing. Returns the rows inserted (new keys)."""
+        and merging the same rows again changes nothing. Returns the rows inserted (new keys); the table must have
+        no other writer meanwhile."""
         from delta.tables import DeltaTable
 
         location = self.location(name)
         table = DeltaTable.forName(spark, location) if self.managed else DeltaTable.forPath(spark, location)
         others = [f"`{column}`" for column in rows.columns if column != key]
         smaller = f"struct({', '.join(f'new.{c}' for c in others)}) < struct({', '.join(f'old.{c}' for c in others)})"
-        metrics = (table.alias("old").merge(rows.alias("new"), f"old.`{key}` = new.`{key}`")
-                   .whenMatchedUpdateAll(condition=smaller).whenNotMatchedInsertAll().execute())
-        return int(metrics.first()["num_inserted_rows"])
+        (table.alias("old").merge(rows.alias("new"), f"old.`{key}` = new.`{key}`")
+         .whenMatchedUpdateAll(condition=smaller).whenNotMatchedInsertAll().execute())
+        # The commit's own metrics: ``execute`` returns them only from Delta 4 on (the table has one writer).
+        return int(table.history(1).first()["operationMetrics"]["numTargetRowsInserted"])
 
 
 def remove_folder(spark: SparkSession, path: str) -> None:
