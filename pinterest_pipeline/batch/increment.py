@@ -4,7 +4,7 @@ Called by the lake stream (:mod:`~pinterest_pipeline.batch.lake_stream`) once pe
 checkpoint is the first read of the lake (a first run, or ``--full-refresh``): it overwrites every table. A later
 batch appends to bronze and quarantine as an idempotent Delta transaction (the query's id and the batch id) and
 merges its cleaned rows into the cleaned tables (:meth:`~pinterest_pipeline.spark.delta.Warehouse.merge_least_rows`,
-idempotent too). Insights are recomputed last, inside the batch, from the cleaned tables read once into memory: a
+idempotent too). Insights are recomputed last, inside the batch, from the two joins they share, each computed once: a
 run killed anywhere before the batch's commit replays the whole batch, so no table is left behind the others.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from pinterest_pipeline.batch.insights import INSIGHTS, CleanTables
+from pinterest_pipeline.batch.insights import INSIGHTS, CleanTables, pins_with_country, pins_with_user
 from pinterest_pipeline.batch.lake_reader import LAKE_PROVENANCE
 from pinterest_pipeline.batch.lake_stream import of_topic
 from pinterest_pipeline.contract import (
@@ -200,23 +200,26 @@ class MicroBatchWriter:
                              steps, "read")
         try:
             if batch_id == 0 or any(rejected for _, rejected in topics.values()):
-                lines_rejected = [rejected_records(parsed, LAKE_PROVENANCE, "raw_line") for parsed, _ in topics.values()]
+                rejected = reduce(DataFrame.unionByName, [rejected_records(parsed, LAKE_PROVENANCE, "raw_line")
+                                                          for parsed, _ in topics.values()])
                 with self.tally.timed("quarantine"):
-                    self._write(reduce(DataFrame.unionByName, lines_rejected), quarantine_table_name(self.prefix),
-                                batch_id)
+                    self._write(rejected, quarantine_table_name(self.prefix), batch_id)
             steps.finished("wrote quarantine")
         finally:
             for parsed, _ in topics.values():
                 parsed.unpersist()
         tables = CleanTables(**{kind: self.warehouse.read(spark, cleaned_table_name(self.prefix, kind))
-                                .persist(StorageLevel.MEMORY_AND_DISK) for kind in KINDS})
+                                for kind in KINDS})
+        # Kept in memory: every insight reads one of these (Spark finds a cached plan in the queries built alike).
+        shared = [frame.persist(StorageLevel.MEMORY_AND_DISK)
+                  for frame in (tables.user, pins_with_country(tables), pins_with_user(tables))]
         try:
             with self.tally.timed("insights"):
                 self.tally.insights = in_parallel(
                     {name: lambda name=name, query=query: _collect_and_write(spark, query(tables), self.warehouse, name)
                      for name, query in INSIGHTS.items()}, steps, "wrote")
         finally:
-            for table in tables:
-                table.unpersist()
+            for frame in shared:
+                frame.unpersist()
         self.tally.batches += 1
         self.tally.rebuilt |= batch_id == 0

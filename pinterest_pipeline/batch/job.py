@@ -88,7 +88,8 @@ def _stored_insights(spark: SparkSession, warehouse: Warehouse) -> dict[str, pd.
 def _check_topics(spark: SparkSession, warehouse: Warehouse, tally: Tally, lake_root: str, prefix: str) -> None:
     """``LakeReadError`` for a topic never read: no bronze table, or no line of it when the tables were rebuilt."""
     for kind in KINDS:
-        if (tally.rebuilt and not tally.counts[kind]["raw"]) or not warehouse.exists(spark, bronze_table_name(prefix, kind)):
+        unread = tally.rebuilt and not tally.counts[kind]["raw"]
+        if unread or not warehouse.exists(spark, bronze_table_name(prefix, kind)):
             topic = topic_name(prefix, kind)
             raise LakeReadError(f"no lake objects for topic {topic!r} at {topic_glob(lake_root, topic)}")
 

@@ -113,8 +113,8 @@ def test_insight_equals_duckdb(spark: SparkSession, run: Run, reference: DuckDBR
 
 
 def test_every_output_is_a_delta_table(spark: SparkSession, run: Run) -> None:
-    expected = {quarantine_table_name(PREFIX), *(f"{PREFIX}_{k}" for k in KINDS), *(f"{PREFIX}_{k}_bronze" for k in KINDS),
-                *INSIGHTS}
+    expected = {quarantine_table_name(PREFIX), *(f"{PREFIX}_{k}" for k in KINDS),
+                *(f"{PREFIX}_{k}_bronze" for k in KINDS), *INSIGHTS}
     assert set(run.result.tables) == expected
     for name, location in run.result.tables.items():
         assert Path(location) == run.warehouse / name
