@@ -2,8 +2,9 @@
 
 For each size, ``N`` generated rows per table are written to a lake (``--flush-size`` records per object,
 plus a 5 % share of records sent twice, as at-least-once delivery does), then timed, in one run:
-- Spark: ``run_batch`` on a warm session: parse, quarantine, cleanse, deduplicate, all insights, and
-  writing every Delta table (session start-up is reported apart);
+- Spark: ``run_batch`` on a warm session, a first (full) run: parse, bronze, quarantine, cleanse, deduplicate,
+  all insights, writing every Delta table (session start-up is reported apart), with the seconds of each stage
+  (summed over the topics' threads, which overlap);
 - DuckDB: the independent reference of the tests: load the lines, cleanse, deduplicate, all insights.
 Both answers are compared. Prints JSON with both times, their ratio, and the growth between sizes.
 """
@@ -22,36 +23,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from tests.support.duckdb_reference import DuckDBReference, comparable_rows  # noqa: E402
-from tests.support.lake_files import write_topic  # noqa: E402
+from tests.support.lake_files import write_generated_lake  # noqa: E402
 
-from pinterest_pipeline.batch import run_batch  # noqa: E402
-from pinterest_pipeline.contract import KINDS, SOURCE_TABLE_BY_KIND, topic_name  # noqa: E402
-from pinterest_pipeline.source.generator import generate_rows  # noqa: E402
+from pinterest_pipeline.batch import BatchResult, run_batch  # noqa: E402
 from pinterest_pipeline.spark.session import get_spark  # noqa: E402
 
 PREFIX = "124a514b9149"
-REPEATED_SHARE = 0.05
 
 
-def write_bench_lake(root: Path, rows: int, flush_size: int) -> dict[str, int]:
-    """``rows`` distinct records per kind, generated chunk by chunk (memory stays flat), each chunk's first
-    :data:`REPEATED_SHARE` sent again; records written per kind."""
-    offsets = dict.fromkeys(KINDS, 0)
-    for start in range(0, rows, flush_size):
-        chunk = generate_rows(start, min(flush_size, rows - start))
-        for kind in KINDS:
-            records = chunk[SOURCE_TABLE_BY_KIND[kind]]
-            records = records + records[: int(len(records) * REPEATED_SHARE)]
-            write_topic(root, topic_name(PREFIX, kind), records, flush_size=len(records),
-                        first_offset=offsets[kind])
-            offsets[kind] += len(records)
-    return offsets
-
-
-def time_spark(spark, lake: Path, warehouse: Path) -> tuple[float, dict]:
+def time_spark(spark, lake: Path, warehouse: Path) -> tuple[float, BatchResult]:
     started = time.perf_counter()
     result = run_batch(spark, str(lake), PREFIX, str(warehouse))
-    return time.perf_counter() - started, result.insights
+    return time.perf_counter() - started, result
 
 
 def time_duckdb(lake: Path) -> tuple[float, dict]:
@@ -77,16 +60,17 @@ def main() -> None:
         for rows in args.sizes:
             lake, warehouse = workdir / f"lake-{rows}", workdir / f"warehouse-{rows}"
             started = time.perf_counter()
-            records = write_bench_lake(lake, rows, args.flush_size)
+            records = write_generated_lake(lake, PREFIX, rows, args.flush_size)
             generate_s = time.perf_counter() - started
-            spark_s, ours = time_spark(spark, lake, warehouse)
+            spark_s, result = time_spark(spark, lake, warehouse)
             duckdb_s, theirs = time_duckdb(lake)
-            same = all(comparable_rows(ours[name]) == comparable_rows(theirs[name]) for name in theirs)
+            same = all(comparable_rows(result.insights[name]) == comparable_rows(theirs[name]) for name in theirs)
             print(f"{rows} rows: spark {spark_s:.1f} s, duckdb {duckdb_s:.1f} s", file=sys.stderr, flush=True)
             runs[rows] = {
                 "records_per_topic": records["pin"], "generate_lake_s": round(generate_s, 1),
                 "spark_s": round(spark_s, 2), "duckdb_s": round(duckdb_s, 2),
                 "spark_over_duckdb": round(spark_s / duckdb_s, 2), "same_answers": same,
+                "spark_stage_s": {stage: round(seconds, 2) for stage, seconds in result.stage_seconds.items()},
             }
             shutil.rmtree(lake, ignore_errors=True)
             shutil.rmtree(warehouse, ignore_errors=True)
@@ -107,7 +91,9 @@ def main() -> None:
             "spark": round(large["spark_s"] / small["spark_s"], 2),
             "duckdb": round(large["duckdb_s"] / small["duckdb_s"], 2),
         }
-    report["goal_spark_at_most_3x_duckdb_at_largest"] = runs[sizes[-1]]["spark_over_duckdb"] <= 3
+    report["goal_spark_at_most_3x_duckdb_at_largest"] = met = runs[sizes[-1]]["spark_over_duckdb"] <= 3
+    if not met:
+        report["note"] = "goal missed: Spark took more than 3x DuckDB's time at the largest size"
     print(json.dumps(report, indent=2))
 
 

@@ -59,6 +59,11 @@ def stream_name(prefix: str, kind: str) -> str:
     return f"streaming-{prefix}-{kind}"
 
 
+def bronze_table_name(prefix: str, kind: str) -> str:
+    """Batch table of one leg's parsed lake records, append-only, each line once: ``<prefix>_pin_bronze`` …"""
+    return f"{prefix}_{kind}_bronze"
+
+
 def cleaned_table_name(prefix: str, kind: str) -> str:
     """Batch table of one leg, one row per ``ind``: ``<prefix>_pin`` / ``_geo`` / ``_user``."""
     return f"{prefix}_{kind}"

@@ -1,4 +1,5 @@
-"""``python -m pinterest_pipeline.batch --lake-root DIR --prefix P --warehouse DIR [--master URL] [--report FILE]``."""
+"""``python -m pinterest_pipeline.batch --lake-root DIR --prefix P --warehouse DIR [--master URL] [--full-refresh]
+[--logical-date YYYY-MM-DD] [--report FILE]``: reads the lake objects new since the last run."""
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,9 @@ def render_result(result: BatchResult) -> str:
     counts = pd.DataFrame(
         [{"topic": kind, **c, "cleaned_rows": result.cleaned_rows[kind]} for kind, c in result.counts.items()]
     )
-    parts = [f"Batch run for prefix {result.prefix} in {result.seconds:.1f} s", render_table(counts)]
+    day = f" (logical date {result.logical_date})" if result.logical_date else ""
+    news = f"{result.batches} micro-batch(es) of new lake objects" if result.batches else "nothing new in the lake"
+    parts = [f"Batch run for prefix {result.prefix}{day} in {result.seconds:.1f} s: {news}", render_table(counts)]
     for name, frame in result.insights.items():
         parts.append(f"\n{name}\n" + render_table(frame, PRINTED_ROWS))
     return "\n".join(parts)
@@ -48,6 +51,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--report", type=Path,
                         help="also write a markdown report (with charts) to this file, and a self-contained HTML page "
                              "beside it (the same name ending in .html)")
+    parser.add_argument("--full-refresh", action="store_true",
+                        help="forget which lake objects were read and rebuild every table from the whole lake")
+    parser.add_argument("--logical-date", help="the day this run stands for (the DAG's logical date), for the report")
     return parser.parse_args(argv)
 
 
@@ -61,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       data_paths=[lake_root, settings.warehouse], master=settings.spark_master,
                       s3_endpoint_url=s3_endpoint(settings.s3_endpoint_url))
     try:
-        result = run_batch(spark, lake_root, settings.prefix, settings.warehouse)
+        result = run_batch(spark, lake_root, settings.prefix, settings.warehouse,
+                           full_refresh=args.full_refresh, logical_date=args.logical_date)
     except LakeReadError as error:
         print(f"error: {error}")
         return 2

@@ -1,46 +1,62 @@
-"""The batch job: lake → quarantine + cleaned Delta tables → insight Delta tables."""
+"""The batch job: new lake objects → bronze, quarantine and cleaned Delta tables → insight Delta tables.
+
+Each run reads only the objects no earlier run read (:mod:`~pinterest_pipeline.batch.lake_stream`, a checkpoint
+under ``<warehouse>/_checkpoints/``), appends their records to the bronze tables, merges them into the cleaned
+tables (one row per ``ind``) and recomputes the insights (:mod:`~pinterest_pipeline.batch.increment`). A run with
+nothing new changes no table. ``full_refresh`` forgets what was read: the run rebuilds every table from the lake.
+"""
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import reduce
-from typing import TypeVar
 
 import pandas as pd
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import SparkSession
 
-from pinterest_pipeline.batch.insights import INSIGHTS, CleanTables
-from pinterest_pipeline.batch.lake_reader import parse_topic, split_rejects
-from pinterest_pipeline.contract import KINDS, cleaned_table_name, quarantine_table_name, topic_name
-from pinterest_pipeline.spark.cleansing import CLEANERS, data_quality_counts, deduplicate_by_ind
-from pinterest_pipeline.spark.delta import Warehouse
-from pinterest_pipeline.spark.parsing import REJECT_REASON, count_outcomes, count_reasons
-from pinterest_pipeline.spark.schemas import RAW_SCHEMAS
+from pinterest_pipeline.batch.increment import MicroBatchWriter, ProgressCallback, Tally, batch_steps, in_parallel
+from pinterest_pipeline.batch.insights import INSIGHTS
+from pinterest_pipeline.batch.lake_reader import LakeReadError, topic_glob
+from pinterest_pipeline.batch.lake_stream import lake_checkpoint, lake_lines
+from pinterest_pipeline.contract import (
+    KINDS,
+    bronze_table_name,
+    cleaned_table_name,
+    quarantine_table_name,
+    topic_name,
+)
+from pinterest_pipeline.spark.delta import Warehouse, remove_folder
+from pinterest_pipeline.spark.session import on_databricks
+
+__all__ = ["BatchResult", "ProgressCallback", "batch_steps", "run_batch"]
 
 
 @dataclass
 class BatchResult:
-    """What one run read, rejected, cleaned and concluded."""
+    """What one run read (only the lake objects new to it), rejected, cleaned and concluded."""
 
     prefix: str
-    #: kind → ``{"raw": lines, "good": records, "quarantined": lines}``
+    #: kind → ``{"raw": lines, "good": records, "quarantined": lines}`` read in this run
     counts: dict[str, dict[str, int]]
-    #: kind → rows of the cleaned (one row per ``ind``) table
+    #: kind → rows of the cleaned (one row per ``ind``) table after the run
     cleaned_rows: dict[str, int]
-    #: ``kind, column_name, issue, value_count``: empty strings, placeholders, unreadable values
+    #: ``kind, column_name, issue, value_count``: empty strings, placeholders, unreadable values of this run
     data_quality: pd.DataFrame
     #: insight table name → its rows
     insights: dict[str, pd.DataFrame]
     #: table name → location (folder locally, catalog name on Databricks)
     tables: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
-    #: kind → ``{reason: quarantined lines}``
+    #: kind → ``{reason: quarantined lines}`` of this run
     reasons: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: kind → rows this run added to the cleaned table (new ``ind``; all of them when it was rebuilt)
+    cleaned_rows_added: dict[str, int] = field(default_factory=dict)
+    #: the day the run stands for (the DAG's logical date), when given
+    logical_date: str | None = None
+    #: micro-batches of new lake objects the run processed (0: nothing new, no table changed)
+    batches: int = 0
+    #: stage of the micro-batches (parse and count, bronze, data quality, cleaned, quarantine, insights) → seconds,
+    #: summed over the topics' threads (which overlap)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def quarantined(self) -> int:
@@ -49,119 +65,67 @@ class BatchResult:
 
     @property
     def duplicates(self) -> dict[str, int]:
-        """kind → good records dropped as repeats of an ``ind`` already kept."""
-        return {kind: c["good"] - self.cleaned_rows[kind] for kind, c in self.counts.items()}
+        """kind → good records of this run that added no cleaned row (repeats of an ``ind`` already kept)."""
+        return {kind: c["good"] - self.cleaned_rows_added.get(kind, 0) for kind, c in self.counts.items()}
 
 
-#: Spark jobs submitted at once: small Delta writes spend most of their time in driver-side
-#: bookkeeping, which overlaps well with another job's tasks.
-CONCURRENT_JOBS = 4
-
-T = TypeVar("T")
-#: Called with (steps done, steps in all, name of the step just done).
-ProgressCallback = Callable[[int, int, str], None]
+def table_names(prefix: str) -> list[str]:
+    """Every table the batch job writes: bronze, quarantine, cleaned, insights."""
+    return [*(bronze_table_name(prefix, kind) for kind in KINDS), quarantine_table_name(prefix),
+            *(cleaned_table_name(prefix, kind) for kind in KINDS), *INSIGHTS]
 
 
-def batch_steps() -> int:
-    """Steps :func:`run_batch` reports to its ``progress`` callback: each topic counted, each cleaned table
-    counted, the data quality facts, each table written (quarantine, cleaned tables, insights)."""
-    return len(KINDS) + len(KINDS) + 1 + (1 + len(KINDS) + len(INSIGHTS))
+def _row_counts(spark: SparkSession, warehouse: Warehouse, names: dict[str, str]) -> dict[str, int]:
+    """key → rows of table ``names[key]``; Delta answers from its statistics."""
+    return in_parallel({key: warehouse.read(spark, name).count for key, name in names.items()})
 
 
-class _Steps:
-    """Counts finished steps of a run (from any thread) and reports each to a :data:`ProgressCallback`."""
-
-    def __init__(self, total: int, report: ProgressCallback | None) -> None:
-        self.total, self.done, self.report = total, 0, report
-        self._lock = threading.Lock()
-
-    def finished(self, name: str) -> None:
-        with self._lock:
-            self.done += 1
-            if self.report:
-                self.report(self.done, self.total, name)
+def _stored_insights(spark: SparkSession, warehouse: Warehouse) -> dict[str, pd.DataFrame]:
+    """The insight tables as the last run that read something wrote them."""
+    return in_parallel({name: warehouse.read(spark, name).toPandas for name in INSIGHTS})
 
 
-def _in_parallel(tasks: Iterable[tuple[str, Callable[[], T]]], steps: _Steps, doing: str) -> dict[str, T]:
-    """Run independent Spark actions from a few threads, each a step (``"<doing> <name>"``); results by name
-    (the first error is raised)."""
-    def run(name: str, task: Callable[[], T]) -> T:
-        result = task()
-        steps.finished(f"{doing} {name}")
-        return result
-
-    with ThreadPoolExecutor(max_workers=CONCURRENT_JOBS) as pool:
-        futures = {name: pool.submit(run, name, task) for name, task in tasks}
-        return {name: future.result() for name, future in futures.items()}
-
-
-def _read_lake(spark: SparkSession, lake_root: str, prefix: str) -> dict[str, DataFrame]:
-    """Each topic parsed once and kept (memory, spilling to disk); the raw text only of rejected lines."""
-    parsed = {}
+def _check_topics(spark: SparkSession, warehouse: Warehouse, tally: Tally, lake_root: str, prefix: str) -> None:
+    """``LakeReadError`` for a topic never read: no bronze table, or no line of it when the tables were rebuilt."""
     for kind in KINDS:
-        frame = parse_topic(spark, lake_root, topic_name(prefix, kind), RAW_SCHEMAS[kind])
-        slim = frame.withColumn("raw_line", F.when(F.col(REJECT_REASON).isNotNull(), F.col("raw_line")))
-        parsed[kind] = slim.persist(StorageLevel.MEMORY_AND_DISK)
-    return parsed
-
-
-def _data_quality(good: dict[str, DataFrame]) -> pd.DataFrame:
-    """Data quality facts of every topic's good records, as one small table."""
-    frames = [data_quality_counts(df).select(F.lit(kind).alias("kind"), "*") for kind, df in good.items()]
-    return reduce(DataFrame.unionByName, frames).toPandas()
-
-
-def _collect_and_write(spark: SparkSession, query: DataFrame, warehouse: Warehouse,
-                       name: str) -> tuple[str, pd.DataFrame]:
-    """Compute a (small) insight once: its rows become both the Delta table and the returned frame."""
-    rows = query.collect()
-    location = warehouse.write(spark.createDataFrame(rows, query.schema).coalesce(1), name)
-    return location, pd.DataFrame([tuple(r) for r in rows], columns=query.columns)
+        unread = tally.rebuilt and not tally.counts[kind]["raw"]
+        if unread or not warehouse.exists(spark, bronze_table_name(prefix, kind)):
+            topic = topic_name(prefix, kind)
+            raise LakeReadError(f"no lake objects for topic {topic!r} at {topic_glob(lake_root, topic)}")
 
 
 def run_batch(spark: SparkSession, lake_root: str, prefix: str, warehouse_root: str,
-              schema: str | None = None, progress: ProgressCallback | None = None) -> BatchResult:
-    """Read the three topics of ``prefix`` under ``lake_root``, quarantine unreadable lines, write the
-    cleaned tables and every insight as Delta tables (replacing an earlier run's), and report counts.
+              schema: str | None = None, progress: ProgressCallback | None = None, *, full_refresh: bool = False,
+              logical_date: str | None = None, auto_loader: bool | None = None) -> BatchResult:
+    """Bring the tables of ``prefix`` up to date with the lake objects under ``lake_root`` read since the last run
+    (all of them on the first run or with ``full_refresh``), and report counts of this run and the insights.
 
     Tables are folders under ``warehouse_root``, or on Databricks managed tables in ``schema``
-    (``catalog.schema``; None = the current schema), created if missing. ``progress`` hears of every
-    finished step (:func:`batch_steps`).
+    (``catalog.schema``; None = the current schema), created if missing; the checkpoint is always under
+    ``warehouse_root`` (:func:`~pinterest_pipeline.batch.lake_stream.lake_checkpoint`). ``progress`` hears of every
+    finished step of each micro-batch (:func:`batch_steps`). ``auto_loader``: read the lake with Databricks'
+    Auto Loader (default: on Databricks). ``logical_date`` is only reported.
     """
     started = time.perf_counter()
-    steps = _Steps(batch_steps(), progress)
     warehouse = Warehouse.for_runtime(warehouse_root, schema)
     warehouse.ensure_schema(spark)
-    parsed = _read_lake(spark, lake_root, prefix)
-    cleaned: dict[str, DataFrame] = {}
-    try:
-        outcomes = _in_parallel(((kind, lambda df=df: (count_outcomes(df), count_reasons(df)))
-                                 for kind, df in parsed.items()), steps, "read")
-        split = {kind: split_rejects(df, RAW_SCHEMAS[kind]) for kind, df in parsed.items()}
-        for kind, topic in split.items():
-            cleaned[kind] = deduplicate_by_ind(CLEANERS[kind](topic.good)).persist(StorageLevel.MEMORY_AND_DISK)
-        cleaned_rows = _in_parallel(((kind, df.count) for kind, df in cleaned.items()), steps, "cleaned")
-        data_quality = _data_quality({kind: topic.good for kind, topic in split.items()})
-        steps.finished("data quality")
-
-        outputs = {quarantine_table_name(prefix): reduce(DataFrame.unionByName, [t.quarantine for t in split.values()])}
-        outputs.update({cleaned_table_name(prefix, kind): df for kind, df in cleaned.items()})
-        clean_tables = CleanTables(**cleaned)
-        writes: list[tuple[str, Callable[[], str | tuple[str, pd.DataFrame]]]] = [
-            (name, lambda name=name, df=df: warehouse.write(df, name)) for name, df in outputs.items()
-        ]
-        writes += [
-            (name, lambda name=name, query=query: _collect_and_write(spark, query(clean_tables), warehouse, name))
-            for name, query in INSIGHTS.items()
-        ]
-        done = _in_parallel(writes, steps, "wrote")
-    finally:
-        for df in [*parsed.values(), *cleaned.values()]:
-            df.unpersist()
-    tables = {name: done[name] for name in outputs}
-    answers = {name: done[name] for name in INSIGHTS}
-    tables.update({name: location for name, (location, _) in answers.items()})
-    return BatchResult(prefix, {kind: counts for kind, (counts, _) in outcomes.items()}, cleaned_rows, data_quality,
-                       insights={name: frame for name, (_, frame) in answers.items()}, tables=tables,
-                       seconds=time.perf_counter() - started,
-                       reasons={kind: reasons for kind, (_, reasons) in outcomes.items()})
+    checkpoint = lake_checkpoint(warehouse_root, prefix)
+    if full_refresh:
+        remove_folder(spark, checkpoint)
+    writer = MicroBatchWriter(prefix, warehouse, progress)
+    query = (lake_lines(spark, lake_root, prefix, on_databricks() if auto_loader is None else auto_loader)
+             .writeStream.queryName(f"{prefix}_lake_to_bronze").foreachBatch(writer)
+             .option("checkpointLocation", checkpoint).trigger(availableNow=True).start())
+    writer.started(str(query.id))
+    query.awaitTermination()
+    tally = writer.tally
+    _check_topics(spark, warehouse, tally, lake_root, prefix)
+    return BatchResult(
+        prefix, {kind: dict(tally.counts[kind]) for kind in KINDS},
+        _row_counts(spark, warehouse, {kind: cleaned_table_name(prefix, kind) for kind in KINDS}),
+        tally.data_quality(),
+        insights=tally.insights or _stored_insights(spark, warehouse),
+        tables={name: warehouse.location(name) for name in table_names(prefix)},
+        seconds=time.perf_counter() - started, reasons={kind: dict(tally.reasons[kind]) for kind in KINDS},
+        cleaned_rows_added=dict(tally.cleaned_added), logical_date=logical_date, batches=tally.batches,
+        stage_seconds=dict(tally.stage_seconds))

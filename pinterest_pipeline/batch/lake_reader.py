@@ -44,12 +44,16 @@ def parse_topic(
         lines = spark.read.text(path)
     except AnalysisException as error:
         raise LakeReadError(f"no lake objects for topic {topic!r} at {path}") from error
-    located = lines.select(
+    return parse_raw(located_lines(lines, topic), "raw_line", schema, key_column)
+
+
+def located_lines(lines: DataFrame, topic: str) -> DataFrame:
+    """Text lines (Spark's text source, batch or stream) → ``raw_line``, ``source_file``, ``topic``."""
+    return lines.select(
         F.col("value").alias("raw_line"),
         F.col("_metadata.file_path").alias("source_file"),
         F.lit(topic).alias("topic"),
     )
-    return parse_raw(located, "raw_line", schema, key_column)
 
 
 def split_rejects(parsed: DataFrame, schema: StructType) -> TopicRead:

@@ -30,7 +30,9 @@ def render_markdown(result: BatchResult, images: dict[str, str]) -> str:
     """The report text; ``images`` maps insight names to chart paths relative to the report."""
     lines = [
         f"# Pinterest batch report — prefix `{result.prefix}`", "",
-        f"Run time {result.seconds:.1f} s. Tables: {', '.join(f'`{name}`' for name in result.tables)}.", "",
+        *([f"Logical date {result.logical_date}.", ""] if result.logical_date else []),
+        (f"Run time {result.seconds:.1f} s, {result.batches} micro-batch(es) of lake objects new to this run"
+         f" (the counts below are theirs). Tables: {', '.join(f'`{name}`' for name in result.tables)}."), "",
         "## Records read", "", _markdown_table(records_table(result)), "",
         ("Quarantined lines (not UTF-8, not JSON of the schema, a number that is not finite, no key, or too large)"
          " are kept in the quarantine table with their exact bytes and the reason. Repeats (sampling with"

@@ -55,7 +55,8 @@ def batch_stage(console: Console, spark: Any, lake_root: Path, prefix: str, ware
         bar.set_postfix_str(name, refresh=False)
 
     with console.watch("batch job", lambda: done["steps"], total=batch_steps(), unit="step") as bar:
-        result = run_batch(spark, str(lake_root), prefix, str(warehouse), progress=progress)
+        # The demo writes a new lake each time: its objects reuse names an earlier demo's run has read.
+        result = run_batch(spark, str(lake_root), prefix, str(warehouse), progress=progress, full_refresh=True)
     console.stage("batch", f"{sum(c['raw'] for c in result.counts.values()):,} lines read, "
                            f"{result.quarantined:,} quarantined, {sum(result.duplicates.values()):,} repeats removed "
                            f"→ cleaned rows: {per_topic(result.cleaned_rows)}; {len(result.tables)} Delta tables "

@@ -26,6 +26,8 @@ TASK_ID = "submit_pintrest_analysis_run"
 SCHEDULE = "@daily"
 START_DATE = datetime(2024, 8, 25, tzinfo=timezone.utc)
 TAGS = ("pinterest", "batch", "databricks")
+#: The run's logical date (``YYYY-MM-DD``), rendered by Airflow when the task runs.
+LOGICAL_DATE = "{{ ds }}"
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": DEFAULT_PREFIX,
     "depends_on_past": False,
@@ -47,19 +49,21 @@ def notebook_task(settings: Settings) -> dict[str, Any]:
     return {
         "notebook_path": settings.notebook_path,
         "base_parameters": {"lake_root": settings.databricks_lake_root, "prefix": settings.prefix,
-                            "catalog": settings.databricks_catalog, "schema": settings.databricks_schema},
+                            "catalog": settings.databricks_catalog, "schema": settings.databricks_schema,
+                            "logical_date": LOGICAL_DATE},
     }
 
 
 def local_batch_command(settings: Settings, project_dir: Path) -> list[str]:
-    """The batch job's command line: Delta tables under the warehouse and the Markdown report (on the configured
-    Spark master, if one is)."""
+    """The batch job's command line: Delta tables under the warehouse and the Markdown report, for the run's
+    logical date (an Airflow template), on the configured Spark master if one is."""
     return [
         settings.python or default_python(project_dir), "-m", "pinterest_pipeline.batch",
         "--lake-root", settings.lake_root,
         "--prefix", settings.prefix,
         "--warehouse", settings.warehouse,
         "--report", settings.report,
+        "--logical-date", LOGICAL_DATE,
         *(["--master", settings.spark_master] if settings.spark_master else []),
     ]
 
@@ -112,7 +116,7 @@ def build_dag(project_dir: str | Path, settings: Settings | None = None) -> DAG:
         schedule=SCHEDULE,
         start_date=START_DATE,
         catchup=False,
-        max_active_runs=1,  # runs overwrite the same Delta tables: one at a time
+        max_active_runs=1,  # runs update the same Delta tables and checkpoint: one at a time
         default_args=DEFAULT_ARGS,
         tags=list(TAGS),
         description="Daily batch run: S3 lake → cleansed Delta tables and insights (Databricks or local Spark)",

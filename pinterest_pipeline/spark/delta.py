@@ -87,3 +87,27 @@ class Warehouse:
         from delta.tables import DeltaTable
 
         return DeltaTable.isDeltaTable(spark, self.location(name))
+
+    def merge_least_rows(self, spark: SparkSession, rows: DataFrame, name: str, key: str = "ind") -> int:
+        """Delta ``MERGE`` of ``rows`` (one per ``key``) into table ``name``: a new key is inserted, a known one
+        replaced when the new row is the smaller (the other columns compared in order, NULL first, as ``min``
+        of a struct does). The table keeps, per key, the least row ever merged, whatever the order of arrival,
+        and merging the same rows again changes nothing. Returns the rows inserted (new keys); the table must have
+        no other writer meanwhile."""
+        from delta.tables import DeltaTable
+
+        location = self.location(name)
+        table = DeltaTable.forName(spark, location) if self.managed else DeltaTable.forPath(spark, location)
+        others = [f"`{column}`" for column in rows.columns if column != key]
+        smaller = f"struct({', '.join(f'new.{c}' for c in others)}) < struct({', '.join(f'old.{c}' for c in others)})"
+        (table.alias("old").merge(rows.alias("new"), f"old.`{key}` = new.`{key}`")
+         .whenMatchedUpdateAll(condition=smaller).whenNotMatchedInsertAll().execute())
+        # The commit's own metrics: ``execute`` returns them only from Delta 4 on (the table has one writer).
+        return int(table.history(1).first()["operationMetrics"]["numTargetRowsInserted"])
+
+
+def remove_folder(spark: SparkSession, path: str) -> None:
+    """Delete ``path`` and everything under it, on any filesystem Spark reaches (local, ``s3a://``, ``dbfs:``)."""
+    jvm = spark.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(hadoop_path, True)

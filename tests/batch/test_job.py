@@ -14,7 +14,7 @@ from pinterest_pipeline.batch.cli import main
 from pinterest_pipeline.batch.insights import INSIGHTS
 from pinterest_pipeline.batch.job import batch_steps
 from pinterest_pipeline.batch.lake_reader import LAKE_QUARANTINE_COLUMNS, read_topic
-from pinterest_pipeline.contract import KINDS, cleaned_table_name, quarantine_table_name
+from pinterest_pipeline.contract import KINDS, bronze_table_name, cleaned_table_name, quarantine_table_name
 from pinterest_pipeline.lake.layout import object_key
 from pinterest_pipeline.spark.parsing import REASON_BLANK, REASON_MALFORMED, REASON_MISSING_KEY
 from pinterest_pipeline.spark.schemas import RAW_SCHEMAS
@@ -45,7 +45,10 @@ def test_progress_hears_of_every_step_once_in_order(run: Run) -> None:
     total = batch_steps()
     assert [(done, all_steps) for done, all_steps, _ in run.progress] == [(n, total) for n in range(1, total + 1)]
     steps = [step for _, _, step in run.progress]
-    assert len(set(steps)) == len(steps) and {f"wrote {name}" for name in run.result.tables} <= set(steps)
+    assert sorted(steps) == sorted([*(f"read {kind}" for kind in KINDS), "wrote quarantine",
+                                    *(f"wrote {name}" for name in INSIGHTS)])
+    assert set(run.result.stage_seconds) == {"parse and count", "bronze", "data quality", "cleaned", "quarantine",
+                                             "insights"}
 
 
 def test_quarantine_holds_every_damaged_line_with_its_source(spark: SparkSession, run: Run,
@@ -110,7 +113,8 @@ def test_insight_equals_duckdb(spark: SparkSession, run: Run, reference: DuckDBR
 
 
 def test_every_output_is_a_delta_table(spark: SparkSession, run: Run) -> None:
-    expected = {quarantine_table_name(PREFIX), *(cleaned_table_name(PREFIX, k) for k in KINDS), *INSIGHTS}
+    expected = {quarantine_table_name(PREFIX), *(f"{PREFIX}_{k}" for k in KINDS),
+                *(f"{PREFIX}_{k}_bronze" for k in KINDS), *INSIGHTS}
     assert set(run.result.tables) == expected
     for name, location in run.result.tables.items():
         assert Path(location) == run.warehouse / name
@@ -123,22 +127,26 @@ def latest_version(spark: SparkSession, location: str) -> int:
     return DeltaTable.forPath(spark, location).history(1).first()["version"]
 
 
-def test_cli_rerun_replaces_tables_and_writes_report(spark: SparkSession, run: Run,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_full_refresh_rebuilds_tables_and_writes_report(spark: SparkSession, run: Run,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
     report = run.warehouse.parent / "report" / "report.md"
     argv = ["--lake-root", str(run.lake.root), "--prefix", PREFIX, "--warehouse", str(run.warehouse),
-            "--report", str(report)]
+            "--report", str(report), "--full-refresh", "--logical-date", "2024-08-26"]
     versions = {kind: latest_version(spark, run.result.tables[cleaned_table_name(PREFIX, kind)]) for kind in KINDS}
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "insight_3b_top_country_by_followers" in printed and "quarantined" in printed
+    assert "(logical date 2024-08-26)" in printed and "1 micro-batch(es)" in printed
     for kind in KINDS:
         location = run.result.tables[cleaned_table_name(PREFIX, kind)]
         assert spark.read.format("delta").load(location).count() == run.lake.distinct_indices  # replaced, not added
         assert latest_version(spark, location) == versions[kind] + 1  # one new version, whatever ran before
+        bronze = spark.read.format("delta").load(run.result.tables[bronze_table_name(PREFIX, kind)])
+        assert bronze.count() == run.result.counts[kind]["good"]  # every lake line read again, once
     quarantine = spark.read.format("delta").load(run.result.tables[quarantine_table_name(PREFIX)])
     assert quarantine.count() == run.result.quarantined
     text = report.read_text()
+    assert "Logical date 2024-08-26." in text
     assert all(f"### {n}" in text for n in ("1. Most popular", "3b. The country", "8. Median follower count"))
     images = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text)
     assert len(images) == 4 and all((report.parent / image).stat().st_size > 1000 for image in images)

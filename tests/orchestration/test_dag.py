@@ -31,8 +31,11 @@ DAG_ID = "124a514b9149_dag"
 DEFAULT_NOTEBOOK_TASK = {
     "notebook_path": "/Workspace/Shared/pinterest-data-pipeline/databricks_s3_to_databricks",
     "base_parameters": {"lake_root": "s3://user-124a514b9149-bucket", "prefix": "124a514b9149",
-                        "catalog": "", "schema": ""},
+                        "catalog": "", "schema": "", "logical_date": "{{ ds }}"},
 }
+#: What the run of :data:`RUN_DATE` submits: the logical date rendered.
+SUBMITTED_NOTEBOOK_TASK = {**DEFAULT_NOTEBOOK_TASK,
+                           "base_parameters": {**DEFAULT_NOTEBOOK_TASK["base_parameters"], "logical_date": "2024-08-26"}}
 #: What a single Airflow child process may take at most (a local Spark batch run included).
 RUN_TIMEOUT = 900
 
@@ -125,7 +128,8 @@ def test_local_command_runs_the_batch_cli_with_the_configured_interpreter(tmp_pa
                "PINTEREST_PREFIX": "abc"}
     command = orchestration.local_batch_command(load_settings(environ=environ), tmp_path)
     assert command == ["/usr/bin/python3", "-m", "pinterest_pipeline.batch", "--lake-root", str(tmp_path / "lake"),
-                       "--prefix", "abc", "--warehouse", str(tmp_path / "wh"), "--report", str(tmp_path / "r.md")]
+                       "--prefix", "abc", "--warehouse", str(tmp_path / "wh"), "--report", str(tmp_path / "r.md"),
+                       "--logical-date", "{{ ds }}"]
     on_cluster = load_settings(environ={**environ, "AIRFLOW_VAR_PINTEREST_SPARK_MASTER": "spark://10.0.0.5:7077"})
     assert orchestration.local_batch_command(on_cluster, tmp_path) == [*command, "--master", "spark://10.0.0.5:7077"]
 
@@ -278,7 +282,7 @@ def test_mwaa_mode_submits_the_notebook_run_and_succeeds_when_databricks_does(
     assert submission.body == {
         "run_name": "submit_pintrest_analysis_run",
         "existing_cluster_id": "1108-162752-8okw8dgg",
-        "notebook_task": DEFAULT_NOTEBOOK_TASK,
+        "notebook_task": SUBMITTED_NOTEBOOK_TASK,
         "timeout_seconds": str(3 * 60 * 60),  # the provider sends numbers as JSON strings, as the API accepts
     }
     [run_id] = stub.runs
@@ -309,8 +313,10 @@ def test_local_mode_run_writes_the_batch_delta_tables_and_report(airflow_python:
     env = airflow_env(airflow_home, PINTEREST_DAG_MODE="local", PINTEREST_PYTHON=sys.executable,
                       PINTEREST_LAKE_ROOT=str(tmp_path / "lake"), PINTEREST_WAREHOUSE=str(warehouse),
                       PINTEREST_REPORT=str(report))
-    outcome, _ = run_dag_once(airflow_python, env)
+    outcome, output = run_dag_once(airflow_python, env)
     assert outcome["state"] == "success"
+    assert "(logical date 2024-08-26)" in output  # the task log names the day the run stands for
+    assert "Logical date 2024-08-26" in report.read_text()
     tables = [f"{DEFAULT_PREFIX}_{kind}" for kind in KINDS] + list(INSIGHTS)
     missing = [name for name in tables if not (warehouse / name / "_delta_log").is_dir()]
     assert not missing, f"Delta tables not written: {missing}"

@@ -95,3 +95,19 @@ def write_lake(
                           partitions, malformed.get(kind, ()))
         for kind, rows in rows_by_kind.items()
     }
+
+
+def write_generated_lake(root: Path, prefix: str, rows: int, flush_size: int, first_row: int = 0,
+                         offsets: Mapping[str, int] | None = None, repeated_share: float = 0.05) -> dict[str, int]:
+    """Generated rows ``first_row`` .. ``first_row + rows - 1`` of each kind as sink objects of ``flush_size``
+    records, chunk by chunk (memory stays flat), each chunk's first ``repeated_share`` sent again (at-least-once
+    delivery); offsets continue from ``offsets`` (kind → next offset). Returns the next offset of each kind."""
+    following = {kind: (offsets or {}).get(kind, 0) for kind in KINDS}
+    for start in range(first_row, first_row + rows, flush_size):
+        chunk = generate_rows(start, min(flush_size, first_row + rows - start))
+        for kind in KINDS:
+            records = chunk[SOURCE_TABLE_BY_KIND[kind]]
+            records = records + records[: int(len(records) * repeated_share)]
+            write_topic(root, topic_name(prefix, kind), records, flush_size=len(records), first_offset=following[kind])
+            following[kind] += len(records)
+    return following
