@@ -8,7 +8,6 @@ import shutil
 import stat
 from pathlib import Path
 
-import pytest
 import requests
 
 from pinterest_pipeline.demo.processes import GatewayProcess
