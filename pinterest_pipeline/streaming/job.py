@@ -19,7 +19,7 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import reduce
+from functools import partial, reduce
 from typing import Callable, Mapping, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
@@ -138,8 +138,8 @@ def outcomes_by_stream(parsed: Mapping[str, DataFrame]) -> dict[str, tuple[int, 
 
 
 def run_concurrently(writes: Sequence[Callable[[], object]]) -> None:
-    """Run ``writes`` at the same time, one thread each (Delta commits to different tables do not conflict);
-    raise the first failure once all have ended."""
+    """Run ``writes`` at the same time, one thread each (Delta commits to different tables do not conflict, and
+    each waits on its own Spark jobs and file system calls); raise the first failure once all have ended."""
     if len(writes) == 1:
         writes[0]()
         return
@@ -226,9 +226,10 @@ def start_streaming(
     checkpoint_root = checkpoint_root or default_checkpoint_root(warehouse)
     quarantine = streaming_quarantine_table_name(prefix)
     routes = {stream_name(prefix, kind): Route(kind, streaming_table_name(prefix, kind)) for kind in kinds}
-    for route in routes.values():
-        warehouse.create_if_missing(spark, route.table, cleaned_schema(spark, route.kind), STREAMING_TABLE_PROPERTIES)
-    warehouse.create_if_missing(spark, quarantine, KINESIS_QUARANTINE_SCHEMA, STREAMING_TABLE_PROPERTIES)
+    schemas = {route.table: cleaned_schema(spark, route.kind) for route in routes.values()}
+    schemas[quarantine] = KINESIS_QUARANTINE_SCHEMA
+    run_concurrently([partial(warehouse.create_if_missing, spark, table, table_schema, STREAMING_TABLE_PROPERTIES)
+                      for table, table_schema in schemas.items()])
     records = read_kinesis(spark, list(routes), region, endpoint_url, initial_position, max_records_per_batch,
                            credentials)
     name = "_".join([prefix, *kinds])
