@@ -2,7 +2,7 @@
 
 Everything local: moto server (Kinesis), the gateway with ``--kinesis-endpoint``, the streaming job with a
 processing-time trigger. For each rate, a sender in its own process PUTs rows with unique ``ind`` through the
-gateway (PutRecords, the three streams at the same time) at that many records per second across the three
+gateway (PutRecords, each stream from its own thread) at that many records per second across the three
 streams, catching up with bigger requests when it falls behind; a row's latency runs from just before its PUT to
 the moment the Delta commit holding it was written (the ``_delta_log`` entry's mtime). The sustained rate is
 the job draining a backlog with ``availableNow`` on a warm session: records over the time of its micro-batches
@@ -59,34 +59,35 @@ def put_rows(session: requests.Session, gateway: str, prefix: str, rows: dict[st
             put_chunk(session, gateway, stream_name(prefix, kind), rows[table][start:start + 500])
 
 
-def send_paced(gateway: str, prefix: str, first_ind: int, count: int, records_per_s: float) -> dict[str, Any]:
-    """PUT ``count`` rows per stream at ``records_per_s`` (all streams together; run in its own process).
+def send_stream(gateway: str, stream: str, kind: str, rows: list[dict], records_per_s: float,
+                started: float) -> list[tuple[str, int, float]]:
+    """PUT ``rows`` to ``stream`` at ``records_per_s`` from ``started`` (monotonic) on: every few milliseconds what
+    is due by then (≤ 500 per request), so a slow request makes the next one bigger instead of lowering the rate.
+    Returns ``(kind, ind, send time)`` per row."""
+    session, sent_at, sent = requests.Session(), [], 0
+    while sent < len(rows):
+        due = min(len(rows), sent + 500, int(records_per_s * (time.monotonic() - started)) + 1)
+        if due <= sent:
+            time.sleep(0.005)
+            continue
+        now = time.time()
+        put_chunk(session, gateway, stream, rows[sent:due])
+        sent_at += [(kind, row[KEY[kind]], now) for row in rows[sent:due]]
+        sent = due
+    return sent_at
 
-    Every few milliseconds it sends what is due by then, the three streams at the same time (one keep-alive
-    connection each), so a slow request makes the next one bigger instead of lowering the rate. Returns the send
-    time of each row (``[kind, ind, epoch seconds]``) and the achieved rate.
-    """
+
+def send_paced(gateway: str, prefix: str, first_ind: int, count: int, records_per_s: float) -> dict[str, Any]:
+    """PUT ``count`` rows per stream at ``records_per_s`` (all streams together; run in its own process), the
+    three streams independently (one thread and keep-alive connection each). Returns the send time of each row
+    (``[kind, ind, epoch seconds]``) and the achieved rate."""
     rows = generate_rows(first_ind, count)
     per_stream_rate = records_per_s / len(SOURCE_TABLE_BY_KIND)
-    sessions = {kind: requests.Session() for kind in SOURCE_TABLE_BY_KIND}
-    sent_at: list[tuple[str, int, float]] = []
-    sent = 0
-    with ThreadPoolExecutor(max_workers=len(sessions)) as pool:
+    with ThreadPoolExecutor(max_workers=len(SOURCE_TABLE_BY_KIND)) as pool:
         started = time.monotonic()
-        while sent < count:
-            due = min(count, int(per_stream_rate * (time.monotonic() - started)) + 1)
-            if due <= sent:
-                time.sleep(0.005)
-                continue
-            due = min(due, sent + 500)
-            now = time.time()
-            puts = [pool.submit(put_chunk, sessions[kind], gateway, stream_name(prefix, kind), rows[table][sent:due])
-                    for kind, table in SOURCE_TABLE_BY_KIND.items()]
-            for put in puts:
-                put.result()
-            sent_at += [(kind, row[KEY[kind]], now) for kind, table in SOURCE_TABLE_BY_KIND.items()
-                        for row in rows[table][sent:due]]
-            sent = due
+        streams = [pool.submit(send_stream, gateway, stream_name(prefix, kind), kind, rows[table], per_stream_rate,
+                               started) for kind, table in SOURCE_TABLE_BY_KIND.items()]
+        sent_at = [row for stream in streams for row in stream.result()]
         seconds = time.monotonic() - started
     return {"sent_at": sent_at, "seconds": seconds, "records_per_s": len(sent_at) / seconds}
 
