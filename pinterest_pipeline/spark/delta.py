@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Mapping
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
 from pinterest_pipeline.spark.session import absolute_location, on_databricks
 
@@ -52,15 +54,16 @@ class Warehouse:
             return f"{self.schema}.{name}" if self.schema else name
         return absolute_location(f"{self.root.rstrip('/')}/{name}")
 
-    def write(self, df: DataFrame, name: str, mode: str = "overwrite", txn: tuple[str, int] | None = None) -> str:
+    def write(self, df: DataFrame, name: str, mode: str = "overwrite", txn: tuple[str, int] | None = None,
+              properties: Mapping[str, str] | None = None) -> str:
         """Write ``df`` as table ``name``; its location.
 
         ``overwrite`` replaces data and schema of an earlier run; ``append`` with ``txn = (writer id, version)``
         is idempotent (Delta skips a version it has seen from that writer); ``ignore`` creates the table
-        only if it does not exist.
+        only if it does not exist. ``properties``: Delta table properties (``delta.*``) of a table this creates.
         """
         location = self.location(name)
-        writer = df.write.format("delta").mode(mode)
+        writer = df.write.format("delta").mode(mode).options(**(properties or {}))
         if mode == "overwrite":
             writer = writer.option("overwriteSchema", "true")
         if txn is not None:
@@ -71,9 +74,11 @@ class Warehouse:
             writer.save(location)
         return location
 
-    def create_if_missing(self, spark: SparkSession, name: str, schema: str) -> str:
-        """An empty table ``name`` of ``schema`` unless one exists (so concurrent first appends do not race)."""
-        return self.write(spark.createDataFrame([], schema), name, mode="ignore")
+    def create_if_missing(self, spark: SparkSession, name: str, schema: str | StructType,
+                          properties: Mapping[str, str] | None = None) -> str:
+        """An empty table ``name`` of ``schema`` (with Delta table ``properties``) unless one exists (so concurrent
+        first appends do not race)."""
+        return self.write(spark.createDataFrame([], schema), name, mode="ignore", properties=properties)
 
     def read(self, spark: SparkSession, name: str) -> DataFrame:
         """Table ``name``."""

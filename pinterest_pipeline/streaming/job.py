@@ -1,25 +1,31 @@
 """The streaming job: three Kinesis streams → the batch job's cleansing → three Delta tables (append).
 
-Each stream is one query. Every micro-batch parses ``data`` (the JSON text of a source row) with the
-explicit raw schema; records the batch reader would reject (``spark/parsing.py``: not UTF-8, not JSON of the
-schema, a non-finite number, no key column, too large) go to a quarantine Delta table with their exact bytes
-and the reason (and are counted in the log); the others are cleaned with the same functions as the batch
-job and appended to ``<prefix>_<kind>_table``. Both writes are idempotent Delta writes keyed by the
-query's id and the batch id, so a micro-batch replayed after a crash is not written twice. The query id is
-read from the checkpoint (Spark keeps it there, and a new checkpoint gets a new one), so after a checkpoint
-reset the new query's batches 0, 1, ... are new transactions to Delta, never skipped as seen before.
+One query reads the three streams (one Kinesis source over all of them, as Databricks' ``streamName`` takes a
+comma-separated list) and writes the three tables in one ``foreachBatch``. Every micro-batch parses ``data``
+(the JSON text of a source row) with the stream's explicit raw schema; records the batch reader would reject
+(``spark/parsing.py``: not UTF-8, not JSON of the schema, a non-finite number, no key column, too large) go to
+a quarantine Delta table with their exact bytes and the reason (and are counted in the log); the others are
+cleaned with the same functions as the batch job and appended to ``<prefix>_<kind>_table``. One Spark job counts
+the outcomes per stream, then the tables that have rows are appended to at the same time (one thread each).
+Every append is an idempotent Delta write keyed by the query's id and the batch id (Delta keeps the last
+version per id in each table's log), so a micro-batch replayed after a crash writes only the tables it had not
+written yet. The query id is read from the checkpoint (Spark keeps it there, and a new checkpoint gets a new
+one), so after a checkpoint reset the new query's batches 0, 1, ... are new transactions to Delta, never
+skipped as seen before. The tables are created when the job starts, never checked per micro-batch.
 """
 from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
+from functools import partial, reduce
 from typing import Callable, Mapping, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.types import StructType
 
 from pinterest_pipeline.contract import (
     KINDS,
@@ -29,7 +35,7 @@ from pinterest_pipeline.contract import (
 )
 from pinterest_pipeline.spark.cleansing import CLEANERS
 from pinterest_pipeline.spark.delta import Warehouse
-from pinterest_pipeline.spark.parsing import RAW_BYTES, count_outcomes, good_records, parse_raw, rejected_records
+from pinterest_pipeline.spark.parsing import RAW_BYTES, REJECT_REASON, good_records, parse_raw, rejected_records
 from pinterest_pipeline.spark.schemas import RAW_SCHEMAS
 from pinterest_pipeline.spark.session import on_databricks
 from pinterest_pipeline.streaming import KINESIS_FORMAT
@@ -53,9 +59,14 @@ def default_checkpoint_root(warehouse: Warehouse) -> str:
     return DATABRICKS_CHECKPOINT_ROOT if warehouse.managed else f"{warehouse.root.rstrip('/')}/_checkpoints"
 
 
-def checkpoint_location(checkpoint_root: str, table: str) -> str:
-    """``<root>/<table>_checkpoints/``."""
-    return f"{checkpoint_root.rstrip('/')}/{table}_checkpoints/"
+#: Delta settings of the streaming tables, which take many small appends: a checkpoint every 100 commits, not
+#: every 10 (writing one costs a few Spark jobs; reading up to 100 small commit files costs one).
+STREAMING_TABLE_PROPERTIES = {"delta.checkpointInterval": "100"}
+
+
+def checkpoint_location(checkpoint_root: str, name: str) -> str:
+    """``<root>/<name>_checkpoints/``."""
+    return f"{checkpoint_root.rstrip('/')}/{name}_checkpoints/"
 
 
 def register_kinesis_source(spark: SparkSession) -> None:
@@ -68,16 +79,17 @@ def register_kinesis_source(spark: SparkSession) -> None:
     spark.dataSource.register(KinesisDataSource)
 
 
-def read_kinesis(spark: SparkSession, stream: str, region: str, endpoint_url: str | None = None,
+def read_kinesis(spark: SparkSession, streams: str | Sequence[str], region: str, endpoint_url: str | None = None,
                  initial_position: str = "trim_horizon", max_records_per_batch: int | None = None,
                  credentials: Mapping[str, str] | None = None) -> DataFrame:
-    """``spark.readStream.format("kinesis")`` over one stream (Databricks' source there, ours locally).
+    """``spark.readStream.format("kinesis")`` over one stream or several (Databricks' source there, ours locally).
 
     ``credentials``: Databricks' options for reaching Kinesis, e.g. ``{"serviceCredential": name}`` (a Unity
     Catalog service credential) or ``{"roleArn": arn}``; none = the cluster's instance profile (or, locally,
     boto3's credential chain).
     """
-    reader = (spark.readStream.format(KINESIS_FORMAT).option("streamName", stream).option("region", region)
+    names = streams if isinstance(streams, str) else ",".join(streams)
+    reader = (spark.readStream.format(KINESIS_FORMAT).option("streamName", names).option("region", region)
               .option("initialPosition", initial_position))
     for name, value in (credentials or {}).items():
         if value:
@@ -110,25 +122,80 @@ class CheckpointIdentity:
         return self._query_id
 
 
-def write_micro_batch(batch: DataFrame, batch_id: int, *, kind: str, table: str, quarantine: str,
-                      warehouse: Warehouse, identity: CheckpointIdentity) -> None:
-    """One micro-batch: good records cleaned into ``table``, the others into ``quarantine``."""
-    parsed = parse_records(batch, kind).persist()
-    try:
-        counts = count_outcomes(parsed)
-        if counts["raw"] == 0:
-            return
-        writer = identity.query_id(batch.sparkSession)
-        if counts["good"]:
-            cleaned = CLEANERS[kind](good_records(parsed, RAW_SCHEMAS[kind]))
-            warehouse.write(cleaned, table, mode="append", txn=(writer, batch_id))
-        if counts["quarantined"]:
-            rejected = rejected_records(parsed, RECORD_METADATA, "raw_data")
-            warehouse.write(rejected, quarantine, mode="append", txn=(f"{writer}-quarantine", batch_id))
-            logger.warning("%s batch %d: %d of %d records quarantined", kind, batch_id, counts["quarantined"],
-                           counts["raw"])
-    finally:
-        parsed.unpersist()
+def cleaned_schema(spark: SparkSession, kind: str) -> StructType:
+    """Columns of ``<prefix>_<kind>_table``: what the kind's cleaner makes of its raw schema."""
+    return CLEANERS[kind](spark.createDataFrame([], RAW_SCHEMAS[kind])).schema
+
+
+def outcomes_by_stream(parsed: Mapping[str, DataFrame]) -> dict[str, tuple[int, int]]:
+    """``{stream: (good records, quarantined records)}`` of :func:`parse_records` results, in one Spark job."""
+    flags = [frame.select(F.lit(stream).alias("stream"), F.col(REJECT_REASON).isNull().alias("good"))
+             for stream, frame in parsed.items()]
+    rows = (reduce(DataFrame.unionAll, flags).groupBy("stream")
+            .agg(F.count(F.when(F.col("good"), 1)).alias("good"), F.count(F.when(~F.col("good"), 1)).alias("bad"))
+            .collect())
+    return {row["stream"]: (int(row["good"]), int(row["bad"])) for row in rows}
+
+
+def run_concurrently(writes: Sequence[Callable[[], object]]) -> None:
+    """Run ``writes`` at the same time, one thread each (Delta commits to different tables do not conflict, and
+    each waits on its own Spark jobs and file system calls); raise the first failure once all have ended."""
+    if len(writes) == 1:
+        writes[0]()
+        return
+    with ThreadPoolExecutor(max_workers=max(1, len(writes))) as pool:
+        for done in [pool.submit(write) for write in writes]:
+            done.result()
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where the records of one stream go: the kind of row they hold and the table of their cleaned rows."""
+
+    kind: str
+    table: str
+
+
+@dataclass
+class MicroBatchWriter:
+    """The ``foreachBatch`` function: each stream's good records cleaned into its table (``routes``: stream name →
+    :class:`Route`), every rejected record into ``quarantine``; idempotent per table."""
+
+    routes: Mapping[str, Route]
+    quarantine: str
+    warehouse: Warehouse
+    identity: CheckpointIdentity
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        records = batch.persist()
+        try:
+            parsed = {stream: parse_records(records.where(F.col("stream") == stream), route.kind)
+                      for stream, route in self.routes.items()}
+            outcomes = outcomes_by_stream(parsed)
+            if not outcomes:
+                return
+            writer = self.identity.query_id(batch.sparkSession)
+            writes: list[Callable[[], object]] = []
+            for stream, (good, _) in outcomes.items():
+                if good:
+                    route = self.routes[stream]
+                    cleaned = CLEANERS[route.kind](good_records(parsed[stream], RAW_SCHEMAS[route.kind]))
+                    writes.append(self.append(cleaned, route.table, (writer, batch_id)))
+            rejected = [rejected_records(parsed[stream], RECORD_METADATA, "raw_data")
+                        for stream, (_, bad) in outcomes.items() if bad]
+            if rejected:
+                writes.append(self.append(reduce(DataFrame.unionAll, rejected), self.quarantine,
+                                          (f"{writer}-quarantine", batch_id)))
+                for stream, (good, bad) in outcomes.items():
+                    if bad:
+                        logger.warning("%s batch %d: %d of %d records quarantined", stream, batch_id, bad, good + bad)
+            run_concurrently(writes)
+        finally:
+            records.unpersist()
+
+    def append(self, rows: DataFrame, table: str, txn: tuple[str, int]) -> Callable[[], object]:
+        """The idempotent append of ``rows`` to ``table`` as transaction ``txn``, to run later."""
+        return lambda: self.warehouse.write(rows, table, mode="append", txn=txn)
 
 
 def start_streaming(
@@ -146,8 +213,9 @@ def start_streaming(
     schema: str | None = None,
     credentials: Mapping[str, str] | None = None,
 ) -> list[StreamingQuery]:
-    """Start one query per stream of ``kinds`` (default pin, geo, user); ``trigger`` is ``availableNow`` or a
-    processing-time interval such as ``"10 seconds"``. Returns the running queries.
+    """Start one query over the streams of ``kinds`` (default pin, geo, user); ``trigger`` is ``availableNow`` or
+    a processing-time interval such as ``"10 seconds"``. Returns the running queries (that one), whose checkpoint
+    is ``<checkpoint_root>/<prefix>_<kinds joined by _>_checkpoints/``.
 
     On Databricks the tables are managed tables in ``schema`` (``catalog.schema``; None = the current schema);
     ``credentials`` are passed to the Kinesis source (see :func:`read_kinesis`).
@@ -157,23 +225,20 @@ def start_streaming(
     warehouse.ensure_schema(spark)
     checkpoint_root = checkpoint_root or default_checkpoint_root(warehouse)
     quarantine = streaming_quarantine_table_name(prefix)
-    warehouse.create_if_missing(spark, quarantine, KINESIS_QUARANTINE_SCHEMA)  # shared by the queries
-    queries = []
-    for kind in kinds:
-        table = streaming_table_name(prefix, kind)
-        records = read_kinesis(spark, stream_name(prefix, kind), region, endpoint_url, initial_position,
-                               max_records_per_batch, credentials)
-        checkpoint = checkpoint_location(checkpoint_root, table)
-        write = partial(write_micro_batch, kind=kind, table=table, quarantine=quarantine, warehouse=warehouse,
-                        identity=CheckpointIdentity(checkpoint))
-        writer = (records.writeStream.queryName(table).foreachBatch(write)
-                  .option("checkpointLocation", checkpoint))
-        if trigger == AVAILABLE_NOW:
-            writer = writer.trigger(availableNow=True)
-        else:
-            writer = writer.trigger(processingTime=trigger)
-        queries.append(writer.start())
-    return queries
+    routes = {stream_name(prefix, kind): Route(kind, streaming_table_name(prefix, kind)) for kind in kinds}
+    schemas = {route.table: cleaned_schema(spark, route.kind) for route in routes.values()}
+    schemas[quarantine] = KINESIS_QUARANTINE_SCHEMA
+    run_concurrently([partial(warehouse.create_if_missing, spark, table, table_schema, STREAMING_TABLE_PROPERTIES)
+                      for table, table_schema in schemas.items()])
+    records = read_kinesis(spark, list(routes), region, endpoint_url, initial_position, max_records_per_batch,
+                           credentials)
+    name = "_".join([prefix, *kinds])
+    checkpoint = checkpoint_location(checkpoint_root, name)
+    write = MicroBatchWriter(routes, quarantine, warehouse, CheckpointIdentity(checkpoint))
+    writer = records.writeStream.queryName(name).foreachBatch(write).option("checkpointLocation", checkpoint)
+    if trigger == AVAILABLE_NOW:
+        return [writer.trigger(availableNow=True).start()]
+    return [writer.trigger(processingTime=trigger).start()]
 
 
 def await_queries(queries: Sequence[StreamingQuery],

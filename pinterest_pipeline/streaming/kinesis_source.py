@@ -3,29 +3,32 @@
 Output columns are those of Databricks' built-in Kinesis source: ``partitionKey``, ``data`` (binary),
 ``stream``, ``shardId``, ``sequenceNumber``, ``approximateArrivalTimestamp``.
 
-Options: ``streamName`` (required), ``region`` (default ``us-east-1``), ``initialPosition``
-(``trim_horizon``/``earliest`` or ``latest``, the default as on Databricks), ``endpointUrl`` (e.g. a
-local moto server; absent = AWS), ``maxRecordsPerBatch`` (records per micro-batch, split evenly over
-the shards; absent = everything available), ``maxRecordsPerFetch`` (GetRecords page size, default 10,000).
+Options: ``streamName`` (required: one stream, or several separated by commas, as on Databricks), ``region``
+(default ``us-east-1``), ``initialPosition`` (``trim_horizon``/``earliest`` or ``latest``, the default as on
+Databricks), ``endpointUrl`` (e.g. a local moto server; absent = AWS), ``maxRecordsPerBatch`` (records per
+micro-batch, split evenly over the shards; absent = everything available), ``maxRecordsPerFetch`` (GetRecords
+page size, default 10,000).
 
-Offsets are ``{shardId: position}`` where a position is the sequence number of the last record read
+Offsets are ``{stream: {shardId: position}}`` where a position is the sequence number of the last record read
 from the shard, or — before anything was read — ``TRIM_HORIZON`` or ``AT_TIMESTAMP:<epoch seconds>``
-(``latest`` = records arriving after the query first started). A micro-batch is, per shard, the records
-after the start position up to and including the end sequence number; the driver finds that end by
-paging GetRecords, the executors read the same range again. Kinesis records never change, so a restart
-from Spark's checkpoint reads exactly the records not yet committed: nothing lost, nothing twice.
-Shards that appear later (resharding) are read from their beginning.
+(``latest`` = records arriving after the query first started). The reader is a *simple* stream reader: planning a
+micro-batch reads its records once, on the driver, every shard of every stream at the same time (one thread
+each), and Spark keeps them for the micro-batch, so no task reads Kinesis again. Only a micro-batch replayed
+after a restart is read again, by its exact per-shard range: Kinesis records never change, so a restart from
+Spark's checkpoint reads exactly the records not yet committed: nothing lost, nothing twice. Shards that
+appear later (resharding) are read from their beginning.
 """
 from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
-from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
-from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadLimit, ReadMaxRows, SupportsTriggerAvailableNow
+from pyspark.sql.datasource import DataSource, SimpleDataSourceStreamReader
+from pyspark.sql.streaming.datasource import SupportsTriggerAvailableNow
 from pyspark.sql.types import StructType
 
 from pinterest_pipeline.kinesis import kinesis_client, shard_ids
@@ -38,6 +41,10 @@ AT_TIMESTAMP = "AT_TIMESTAMP:"
 #: GetRecords returns at most this many records per call.
 MAX_FETCH = 10_000
 INITIAL_POSITIONS = {"trim_horizon": "trim_horizon", "earliest": "trim_horizon", "latest": "latest"}
+#: ``{stream: {shardId: position}}``.
+Offset = dict[str, dict[str, str]]
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ShardEndedEarly(RuntimeError):
@@ -68,7 +75,10 @@ def iterator_request(position: str) -> dict[str, Any]:
 
 def shard_records(client: Any, stream: str, shard: str, position: str, page_size: int = MAX_FETCH,
                   limit: int | None = None) -> Iterator[dict[str, Any]]:
-    """The records of ``shard`` after ``position``, oldest first, until caught up (or ``limit``)."""
+    """The records of ``shard`` after ``position``, oldest first, until caught up (or ``limit``).
+
+    Caught up = a page shorter than asked for while the shard reports being 0 ms behind its latest record.
+    """
     request = iterator_request(position)
     iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard, **request)["ShardIterator"]
     taken = 0
@@ -78,36 +88,51 @@ def shard_records(client: Any, stream: str, shard: str, position: str, page_size
         records = answer["Records"]
         yield from records
         taken += len(records)
-        if not records and answer.get("MillisBehindLatest", 0) == 0:
+        if len(records) < wanted and answer.get("MillisBehindLatest", 0) == 0:
             return
         iterator = answer.get("NextShardIterator")
 
 
-def last_sequence_number(records: Iterator[dict[str, Any]], stop_at: int | None = None) -> str | None:
-    """Sequence number of the last of ``records`` (not beyond ``stop_at``), None if there is none."""
-    last = None
+def up_to(records: Iterable[dict[str, Any]], stop_at: int | None) -> Iterator[dict[str, Any]]:
+    """``records`` until the first one whose sequence number is beyond ``stop_at`` (None: all of them)."""
     for record in records:
         if stop_at is not None and int(record["SequenceNumber"]) > stop_at:
-            break
+            return
+        yield record
+
+
+def last_sequence_number(records: Iterable[dict[str, Any]], stop_at: int | None = None) -> str | None:
+    """Sequence number of the last of ``records`` (not beyond ``stop_at``), None if there is none."""
+    last = None
+    for record in up_to(records, stop_at):
         last = record["SequenceNumber"]
     return last
 
 
+def in_parallel(function: Callable[[T], R], items: list[T]) -> list[R]:
+    """``function`` over ``items``, one thread each (Kinesis calls wait on the network, not the CPU)."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(len(items), 32)) as pool:
+        return list(pool.map(function, items))
+
+
 @dataclass(frozen=True)
-class ShardRange(InputPartition):
-    """The records of one shard after ``start`` up to and including sequence number ``end``."""
+class ShardRead:
+    """One shard's part of a micro-batch: the records after ``start``, at most ``limit``, none beyond ``ceiling``."""
 
     stream: str
     shard: str
     start: str
-    end: str
+    limit: int | None = None
+    ceiling: int | None = None
 
 
 @dataclass(frozen=True)
 class ReaderOptions:
     """Validated options of one ``readStream.format("kinesis")``."""
 
-    stream: str
+    streams: tuple[str, ...]
     region: str
     initial_position: str
     endpoint_url: str | None
@@ -117,14 +142,14 @@ class ReaderOptions:
     @classmethod
     def parse(cls, options: Any) -> "ReaderOptions":
         """From the (case-insensitive) options map; a clear ``ValueError`` for anything unusable."""
-        stream = options.get("streamName")
-        if not stream:
+        streams = tuple(name.strip() for name in str(options.get("streamName") or "").split(",") if name.strip())
+        if not streams:
             raise ValueError("the kinesis source needs the option streamName")
         position = str(options.get("initialPosition", "latest")).lower()
         if position not in INITIAL_POSITIONS:
             raise ValueError(f"initialPosition must be one of {sorted(INITIAL_POSITIONS)}, not {position!r}")
         return cls(
-            stream=stream,
+            streams=tuple(dict.fromkeys(streams)),
             region=options.get("region") or "us-east-1",
             initial_position=INITIAL_POSITIONS[position],
             endpoint_url=options.get("endpointUrl") or None,
@@ -142,77 +167,93 @@ def _positive_int(options: Any, name: str) -> int | None:
     return int(value)
 
 
-class KinesisStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
-    """Plans micro-batches as per-shard sequence number ranges and reads them with GetRecords."""
+def record_row(record: dict[str, Any], stream: str, shard: str) -> tuple:
+    """One Kinesis record as a row of :data:`SCHEMA`."""
+    return (record["PartitionKey"], record["Data"], stream, shard, record["SequenceNumber"],
+            record["ApproximateArrivalTimestamp"])
+
+
+class KinesisStreamReader(SimpleDataSourceStreamReader, SupportsTriggerAvailableNow):
+    """Reads each micro-batch once, on the driver: every shard of every stream after its offset, in parallel."""
 
     def __init__(self, options: ReaderOptions) -> None:
         self.options = options
         self.available_now = False
-        self.target: dict[str, str] | None = None
-        self.initial: dict[str, str] | None = None
+        self.target: Offset | None = None
+        self.initial: Offset | None = None
 
     def client(self) -> Any:
         return cached_client(self.options.endpoint_url, self.options.region)
 
-    def initialOffset(self) -> dict[str, str]:
+    def initialOffset(self) -> Offset:
         """Every shard at TRIM_HORIZON, or at the time of the first call (``latest``); the same on each call."""
         if self.initial is None:
             start = TRIM_HORIZON
             if self.options.initial_position == "latest":
                 start = f"{AT_TIMESTAMP}{time.time():.3f}"
-            self.initial = {shard: start for shard in shard_ids(self.client(), self.options.stream)}
+            shards = in_parallel(lambda stream: shard_ids(self.client(), stream), list(self.options.streams))
+            self.initial = {stream: dict.fromkeys(found, start) for stream, found in zip(self.options.streams, shards)}
         return self.initial
 
-    def getDefaultReadLimit(self) -> ReadLimit:
-        limit = self.options.max_records_per_batch
-        return ReadMaxRows(limit) if limit else ReadAllAvailable()
-
     def prepareForTriggerAvailableNow(self) -> None:
-        """The first ``latestOffset`` call then fixes the target: what the shards hold at that moment."""
+        """The first ``read`` then fixes the target: what the shards hold at that moment."""
         self.available_now = True
 
-    def latestOffset(self, start: dict[str, str], limit: ReadLimit) -> dict[str, str]:
+    def shard_reads(self, start: Offset) -> list[ShardRead]:
+        """Every shard of every stream (including shards new since ``start``) with its limits for one micro-batch."""
+        listed = in_parallel(lambda stream: shard_ids(self.client(), stream), list(self.options.streams))
+        positions = {(stream, shard): start.get(stream, {}).get(shard, TRIM_HORIZON)
+                     for stream, shards in zip(self.options.streams, listed)
+                     for shard in dict.fromkeys([*start.get(stream, {}), *shards])}
+        limit = self.options.max_records_per_batch
+        per_shard = max(1, math.ceil(limit / max(1, len(positions)))) if limit else None
+        reads = []
+        for (stream, shard), position in positions.items():
+            ceiling = None
+            if self.target is not None:
+                cap = self.target.get(stream, {}).get(shard, position)
+                if cap == position or not is_sequence_number(cap):
+                    continue  # nothing for this shard before the available-now target
+                ceiling = int(cap)
+            reads.append(ShardRead(stream, shard, position, per_shard, ceiling))
+        return reads
+
+    def fetch(self, read: ShardRead) -> list[dict[str, Any]]:
+        """The records of one :class:`ShardRead`."""
+        records = shard_records(self.client(), read.stream, read.shard, read.start, self.options.page_size,
+                                read.limit)
+        return list(up_to(records, read.ceiling))
+
+    def read(self, start: Offset) -> tuple[Iterator[tuple], Offset]:
+        """The next micro-batch's rows and its end offset: per shard, the records after ``start``."""
         if self.available_now and self.target is None:
-            self.target = self.scan(start, per_shard=None)
-        per_shard = None
-        if isinstance(limit, ReadMaxRows):
-            per_shard = max(1, math.ceil(limit.max_rows / max(1, len(start))))
-        return self.scan(start, per_shard, cap=self.target)
+            everything = [ShardRead(r.stream, r.shard, r.start) for r in self.shard_reads(start)]
+            lasts = in_parallel(lambda r: last_sequence_number(self.fetch(r)), everything)
+            self.target = {}
+            for shard_read, last in zip(everything, lasts):
+                self.target.setdefault(shard_read.stream, {})[shard_read.shard] = last or shard_read.start
+        reads = self.shard_reads(start)
+        end: Offset = {stream: dict(shards) for stream, shards in start.items()}
+        rows: list[tuple] = []
+        for shard_read, records in zip(reads, in_parallel(self.fetch, reads)):
+            end.setdefault(shard_read.stream, {})[shard_read.shard] = (
+                records[-1]["SequenceNumber"] if records else shard_read.start)
+            rows += [record_row(record, shard_read.stream, shard_read.shard) for record in records]
+        return iter(rows), end
 
-    def scan(self, start: dict[str, str], per_shard: int | None,
-             cap: dict[str, str] | None = None) -> dict[str, str]:
-        """End offset: for each shard, the last record after its start position within the limits."""
-        shards = dict.fromkeys([*start, *shard_ids(self.client(), self.options.stream)])
-        end = {}
-        for shard in shards:
-            position = start.get(shard, TRIM_HORIZON)
-            ceiling = cap.get(shard, position) if cap is not None else None
-            if ceiling is not None and (ceiling == position or not is_sequence_number(ceiling)):
-                end[shard] = position
-                continue
-            records = shard_records(self.client(), self.options.stream, shard, position,
-                                    self.options.page_size, per_shard)
-            last = last_sequence_number(records, int(ceiling) if ceiling is not None else None)
-            end[shard] = last or position
-        return end
-
-    def partitions(self, start: dict[str, str], end: dict[str, str]) -> list[ShardRange]:
-        return [ShardRange(self.options.stream, shard, start.get(shard, TRIM_HORIZON), last)
-                for shard, last in end.items() if is_sequence_number(last) and last != start.get(shard)]
-
-    def read(self, partition: ShardRange) -> Iterator[tuple]:
-        end = int(partition.end)
-        for record in shard_records(self.client(), partition.stream, partition.shard, partition.start,
-                                    self.options.page_size):
-            sequence = int(record["SequenceNumber"])
-            if sequence > end:
-                return
-            yield (record["PartitionKey"], record["Data"], partition.stream, partition.shard,
-                   record["SequenceNumber"], record["ApproximateArrivalTimestamp"])
-            if sequence == end:
-                return
-        raise ShardEndedEarly(f"shard {partition.shard} of {partition.stream} ended before sequence number "
-                              f"{partition.end} (records expired or shard deleted?)")
+    def readBetweenOffsets(self, start: Offset, end: Offset) -> Iterator[tuple]:
+        """A micro-batch again (after a restart): per shard, the records after ``start`` up to ``end``."""
+        for stream, shards in end.items():
+            for shard, last in shards.items():
+                first = start.get(stream, {}).get(shard, TRIM_HORIZON)
+                if not is_sequence_number(last) or last == first:
+                    continue
+                records = list(up_to(shard_records(self.client(), stream, shard, first, self.options.page_size),
+                                     int(last)))
+                if not records or records[-1]["SequenceNumber"] != last:
+                    raise ShardEndedEarly(f"shard {shard} of {stream} ended before sequence number {last} "
+                                          "(records expired or shard deleted?)")
+                yield from (record_row(record, stream, shard) for record in records)
 
 
 class KinesisDataSource(DataSource):
@@ -225,6 +266,5 @@ class KinesisDataSource(DataSource):
     def schema(self) -> str:
         return SCHEMA
 
-    def streamReader(self, schema: StructType) -> KinesisStreamReader:
+    def simpleStreamReader(self, schema: StructType) -> KinesisStreamReader:
         return KinesisStreamReader(ReaderOptions.parse(self.options))
-

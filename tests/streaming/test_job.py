@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
@@ -40,10 +41,11 @@ from pinterest_pipeline.spark.parsing import (
 from pinterest_pipeline.streaming.job import (
     KINESIS_QUARANTINE_COLUMNS,
     CheckpointIdentity,
+    MicroBatchWriter,
+    Route,
     await_queries,
     start_streaming,
     table_counts,
-    write_micro_batch,
 )
 from pinterest_pipeline.streaming.kinesis_source import SCHEMA as KINESIS_SCHEMA
 from tests.support import REPO_ROOT
@@ -113,22 +115,53 @@ def test_restart_from_checkpoint_writes_every_record_exactly_once(spark: SparkSe
     assert counts[streaming_table_name(prefix, "geo")] == 0  # not started: no table
 
 
-def test_a_replayed_micro_batch_is_written_once(spark: SparkSession, tmp_path: Path) -> None:
-    rows = generate_rows(0, 3)["pinterest_data"]
-    batch = spark.createDataFrame(
-        [("partition_1", encode_json(row), "s", "shardId-000000000000", str(n), datetime(2024, 1, 1))
-         for n, row in enumerate(rows, start=1)], KINESIS_SCHEMA)
-    warehouse = Warehouse(str(tmp_path))
+def checkpoint_of(tmp_path: Path, query_id: str) -> CheckpointIdentity:
+    """A checkpoint folder whose ``metadata`` names ``query_id``, as Spark writes it."""
     checkpoint = tmp_path / "checkpoint"
     checkpoint.mkdir()
-    (checkpoint / "metadata").write_text('{"id":"7f3c0d6e-query"}\n')  # as Spark writes it
-    target = dict(kind="pin", table="pin", quarantine="quarantine", warehouse=warehouse,
-                  identity=CheckpointIdentity(str(checkpoint)))
-    write_micro_batch(batch, 0, **target)
-    write_micro_batch(batch, 0, **target)  # replayed after a crash: Delta skips it
+    (checkpoint / "metadata").write_text(f'{{"id":"{query_id}"}}\n')
+    return CheckpointIdentity(str(checkpoint))
+
+
+def kinesis_batch(spark: SparkSession, records: list[tuple[str, bytes]]) -> DataFrame:
+    """A micro-batch as the Kinesis source gives it: ``(stream, data)`` pairs, sequence numbers 1, 2, ..."""
+    return spark.createDataFrame(
+        [("partition_1", bytearray(data), stream, "shardId-000000000000", str(n), datetime(2024, 1, 1))
+         for n, (stream, data) in enumerate(records, start=1)], KINESIS_SCHEMA)
+
+
+def test_a_replayed_micro_batch_is_written_once(spark: SparkSession, tmp_path: Path) -> None:
+    rows = generate_rows(0, 3)["pinterest_data"]
+    batch = kinesis_batch(spark, [("s", encode_json(row)) for row in rows])
+    warehouse = Warehouse(str(tmp_path))
+    write = MicroBatchWriter({"s": Route("pin", "pin")}, "quarantine", warehouse,
+                             checkpoint_of(tmp_path, "7f3c0d6e-query"))
+    write(batch, 0)
+    write(batch, 0)  # replayed after a crash: Delta skips it
     assert warehouse.read(spark, "pin").count() == 3
-    write_micro_batch(batch, 1, **target)  # the next batch is written
+    write(batch, 1)  # the next batch is written
     assert warehouse.read(spark, "pin").count() == 6
+
+
+def test_a_micro_batch_that_failed_half_way_writes_only_the_missing_tables_on_replay(spark: SparkSession,
+                                                                                    tmp_path: Path) -> None:
+    rows = generate_rows(0, 4)
+    batch = kinesis_batch(spark, [("pins", encode_json(row)) for row in rows["pinterest_data"]]
+                          + [("geos", encode_json(row)) for row in rows["geolocation_data"]]
+                          + [("geos", b"not json")])
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    write = MicroBatchWriter({"pins": Route("pin", "pin"), "geos": Route("geo", "geo")}, "quarantine", warehouse,
+                             checkpoint_of(tmp_path, "3a9b-query"))
+    blocker = Path(warehouse.location("geo"))
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("a file where the geo table's folder should be: its append fails")
+    with pytest.raises(Py4JJavaError, match="save"):  # the geo append; pin and quarantine were committed
+        write(batch, 0)
+    assert warehouse.read(spark, "pin").count() == 4 and warehouse.read(spark, "quarantine").count() == 1
+    blocker.unlink()
+    write(batch, 0)  # the replay: pin and quarantine already hold batch 0, only geo is written
+    counts = {name: warehouse.read(spark, name).count() for name in ("pin", "geo", "quarantine")}
+    assert counts == {"pin": 4, "geo": 4, "quarantine": 1}
 
 
 def test_records_not_utf8_or_not_finite_are_quarantined_readably(spark: SparkSession, tmp_path: Path) -> None:
@@ -140,15 +173,11 @@ def test_records_not_utf8_or_not_finite_are_quarantined_readably(spark: SparkSes
            b'{"ind": 4, "latitude": 1.0, "longitude": 1e999}': REASON_NON_FINITE,
            b'{"ind": 5, "latitude": Infinity}': REASON_NON_FINITE,
            b'{"ind": 6, "country": "\xff': REASON_NOT_UTF8}
-    batch = spark.createDataFrame(
-        [("partition_1", bytearray(data), "geo-stream", "shardId-000000000000", str(n), datetime(2024, 1, 1))
-         for n, data in enumerate([good, *bad], start=1)], KINESIS_SCHEMA)
+    batch = kinesis_batch(spark, [("geo-stream", data) for data in [good, *bad]])
     warehouse = Warehouse(str(tmp_path))
-    checkpoint = tmp_path / "checkpoint"
-    checkpoint.mkdir()
-    (checkpoint / "metadata").write_text('{"id":"5d2e-query"}\n')
-    write_micro_batch(batch, 0, kind="geo", table="geo", quarantine="quarantine", warehouse=warehouse,
-                      identity=CheckpointIdentity(str(checkpoint)))
+    write = MicroBatchWriter({"geo-stream": Route("geo", "geo")}, "quarantine", warehouse,
+                             checkpoint_of(tmp_path, "5d2e-query"))
+    write(batch, 0)
 
     quarantine = warehouse.read(spark, "quarantine")
     assert tuple(quarantine.columns) == KINESIS_QUARANTINE_COLUMNS

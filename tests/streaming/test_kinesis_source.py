@@ -18,6 +18,9 @@ from pinterest_pipeline.kinesis import ensure_stream
 from pinterest_pipeline.streaming.job import register_kinesis_source
 from pinterest_pipeline.streaming.kinesis_source import (
     TRIM_HORIZON,
+    KinesisStreamReader,
+    ReaderOptions,
+    ShardEndedEarly,
     last_sequence_number,
     shard_records,
 )
@@ -131,6 +134,44 @@ def test_latest_starts_after_the_records_already_there(spark: SparkSession, moto
     finally:
         query.stop()
     assert collected == [3, 4, 5, 6]
+
+
+def test_one_source_reads_several_streams_each_record_once_in_order(spark: SparkSession, moto_endpoint: str,
+                                                                     kinesis: Any, tmp_path: Path) -> None:
+    first, second = new_stream(kinesis, shards=2), new_stream(kinesis)
+    sent = {first: put_rows(kinesis, first, 0, 12, keys=4), second: put_rows(kinesis, second, 100, 5)}
+    source = kinesis_stream(spark, moto_endpoint, f"{first}, {second}", initialPosition="trim_horizon",
+                            maxRecordsPerBatch="6")
+    batches: list[list[dict[str, Any]]] = []
+    run_until_done(source, tmp_path / "checkpoint", batches)
+
+    assert len(batches) >= 3 and all(len(batch) <= 6 for batch in batches)
+    read = [row for batch in batches for row in batch]
+    for stream, records in sent.items():
+        mine = [row for row in read if row["stream"] == stream]
+        assert sorted(json.loads(row["data"])["i"] for row in mine) == [r["i"] for r in records]  # each once
+        for shard in {r["shard"] for r in records}:
+            assert ([row["sequenceNumber"] for row in mine if row["shardId"] == shard]
+                    == [r["sequence"] for r in records if r["shard"] == shard])  # in put order
+
+
+def test_a_replayed_micro_batch_reads_exactly_its_range_again(moto_endpoint: str, kinesis: Any) -> None:
+    stream = new_stream(kinesis, shards=2)
+    put_rows(kinesis, stream, 0, 24, keys=6)  # every shard holds at least 4 records
+    reader = KinesisStreamReader(ReaderOptions.parse({"streamName": stream, "endpointUrl": moto_endpoint,
+                                                      "initialPosition": "trim_horizon", "maxRecordsPerBatch": "4"}))
+    start = reader.initialOffset()
+    rows, end = reader.read(start)
+    planned = list(rows)
+    assert len(planned) == 4
+    put_rows(kinesis, stream, 24, 6, keys=6)  # arrives after the micro-batch was planned
+    assert list(reader.readBetweenOffsets(start, end)) == planned
+    later, _ = reader.read(end)
+    assert {json.loads(row[1])["i"] for row in later}.isdisjoint(json.loads(row[1])["i"] for row in planned)
+
+    beyond = {stream: {shard: str(int(last) + 10**6) for shard, last in end[stream].items() if last.isdigit()}}
+    with pytest.raises(ShardEndedEarly):
+        list(reader.readBetweenOffsets(end, beyond))
 
 
 def test_missing_stream_name_is_a_clear_error(spark: SparkSession, tmp_path: Path) -> None:
