@@ -126,11 +126,16 @@ def s3_run(cluster: StandaloneCluster, lake: Lake, tmp_path_factory: pytest.Temp
         run = run_on_cluster(cluster, ["--lake-root", f"s3a://{BUCKET}/lake", "--warehouse",
                                        f"s3a://{BUCKET}/warehouse"], job, driver_environment(**moto.environment()))
         copy = job / "warehouse-copy"
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="warehouse/"):
-            for item in page.get("Contents", []):
-                target = copy / item["Key"].removeprefix("warehouse/")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read())
+        keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="warehouse/")
+                for item in page.get("Contents", [])]
+        # s3a marks a folder it made (e.g. the lake stream's checkpoint) with an empty object of the folder's name.
+        folders = {key.rsplit("/", 1)[0] for key in keys}
+        for key in keys:
+            if key.rstrip("/") in folders:
+                continue
+            target = copy / key.removeprefix("warehouse/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
     return run, copy
 
 
