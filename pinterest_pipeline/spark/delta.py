@@ -88,16 +88,26 @@ class Warehouse:
         (several Spark jobs) on every append in Delta 4.4. Versions of one writer must be appended in order, one at
         a time (a streaming query's batches are).
         """
-        from delta.tables import DeltaTable
-
-        location = self.location(name)
-        table = DeltaTable.forName(spark, location) if self.managed else DeltaTable.forPath(spark, location)
-        for (marker,) in table.history(APPEND_LOOKBACK).select("userMetadata").collect():
+        for marker in self._recent_user_metadata(spark, name):
             seen_writer, _, seen_version = (marker or "").rpartition("@")
             if seen_writer == writer and seen_version.isdigit() and int(seen_version) >= version:
                 return False
         self.write(rows, name, mode="append", user_metadata=f"{writer}@{version}")
         return True
+
+    def _recent_user_metadata(self, spark: SparkSession, name: str) -> list[str | None]:
+        """``userMetadata`` of the table's last :data:`APPEND_LOOKBACK` commits, newest first (none: no table yet)."""
+        from delta.tables import DeltaTable
+        from pyspark.errors import AnalysisException
+
+        location = self.location(name)
+        try:
+            table = DeltaTable.forName(spark, location) if self.managed else DeltaTable.forPath(spark, location)
+            return [marker for (marker,) in table.history(APPEND_LOOKBACK).select("userMetadata").collect()]
+        except AnalysisException:
+            if self.exists(spark, name):
+                raise
+            return []
 
     def create_if_missing(self, spark: SparkSession, name: str, schema: str | StructType,
                           properties: Mapping[str, str] | None = None) -> str:
