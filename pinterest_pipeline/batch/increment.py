@@ -2,7 +2,7 @@
 
 Called by the lake stream (:mod:`~pinterest_pipeline.batch.lake_stream`) once per micro-batch. Batch 0 of a
 checkpoint is the first read of the lake (a first run, or ``--full-refresh``): it overwrites every table. A later
-batch appends to bronze and quarantine as an idempotent Delta transaction (the query's id and the batch id) and
+batch appends to bronze and quarantine idempotently (``Warehouse.append_once``: the query's id and the batch id) and
 merges its cleaned rows into the cleaned tables (:meth:`~pinterest_pipeline.spark.delta.Warehouse.merge_least_rows`,
 idempotent too). Insights are recomputed last, inside the batch, from the two joins they share, each computed once: a
 run killed anywhere before the batch's commit replays the whole batch, so no table is left behind the others.
@@ -163,7 +163,7 @@ class MicroBatchWriter:
         if batch_id == 0:
             self.warehouse.write(rows, name)
         else:
-            self.warehouse.write(rows, name, mode="append", txn=(f"{self._query_id}-{name}", batch_id))
+            self.warehouse.append_once(rows.sparkSession, rows, name, f"{self._query_id}-{name}", batch_id)
 
     def _topic(self, spark: SparkSession, lines: DataFrame, kind: str, batch_id: int) -> tuple[DataFrame, int]:
         """Parse one topic's new lines; write its bronze rows and merge its cleaned rows. The parsed lines (kept

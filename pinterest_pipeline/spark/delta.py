@@ -25,6 +25,11 @@ def qualified_schema(catalog: str | None, schema: str | None) -> str | None:
     return ".".join(parts) or None
 
 
+#: Commits :meth:`Warehouse.append_once` looks back through for its own version: room for a few maintenance
+#: commits (``OPTIMIZE``, ``VACUUM``) between a failed micro-batch and its replay.
+APPEND_LOOKBACK = 20
+
+
 @dataclass(frozen=True)
 class Warehouse:
     """Where the pipeline's Delta tables live.
@@ -54,25 +59,55 @@ class Warehouse:
             return f"{self.schema}.{name}" if self.schema else name
         return absolute_location(f"{self.root.rstrip('/')}/{name}")
 
-    def write(self, df: DataFrame, name: str, mode: str = "overwrite", txn: tuple[str, int] | None = None,
-              properties: Mapping[str, str] | None = None) -> str:
+    def write(self, df: DataFrame, name: str, mode: str = "overwrite", properties: Mapping[str, str] | None = None,
+              user_metadata: str | None = None) -> str:
         """Write ``df`` as table ``name``; its location.
 
-        ``overwrite`` replaces data and schema of an earlier run; ``append`` with ``txn = (writer id, version)``
-        is idempotent (Delta skips a version it has seen from that writer); ``ignore`` creates the table
-        only if it does not exist. ``properties``: Delta table properties (``delta.*``) of a table this creates.
+        ``overwrite`` replaces data and schema of an earlier run; ``append`` adds rows; ``ignore`` creates the table
+        only if it does not exist. ``properties``: Delta table properties (``delta.*``) of a table this creates;
+        ``user_metadata``: text kept in the commit's ``commitInfo.userMetadata``.
         """
         location = self.location(name)
         writer = df.write.format("delta").mode(mode).options(**(properties or {}))
         if mode == "overwrite":
             writer = writer.option("overwriteSchema", "true")
-        if txn is not None:
-            writer = writer.option("txnAppId", txn[0]).option("txnVersion", txn[1])
+        if user_metadata is not None:
+            writer = writer.option("userMetadata", user_metadata)
         if self.managed:
             writer.saveAsTable(location)
         else:
             writer.save(location)
         return location
+
+    def append_once(self, spark: SparkSession, rows: DataFrame, name: str, writer: str, version: int) -> bool:
+        """Append ``rows`` to table ``name`` as ``version`` of ``writer`` unless that version (or a later one) is
+        already among the table's last :data:`APPEND_LOOKBACK` commits; whether it appended.
+
+        The version is recorded in the commit's ``userMetadata`` (``<writer>@<version>``), and the check reads only
+        those few commit files: Delta's own ``txnAppId`` / ``txnVersion`` check rebuilds the whole table state
+        (several Spark jobs) on every append in Delta 4.4. Versions of one writer must be appended in order, one at
+        a time (a streaming query's batches are).
+        """
+        for marker in self._recent_user_metadata(spark, name):
+            seen_writer, _, seen_version = (marker or "").rpartition("@")
+            if seen_writer == writer and seen_version.isdigit() and int(seen_version) >= version:
+                return False
+        self.write(rows, name, mode="append", user_metadata=f"{writer}@{version}")
+        return True
+
+    def _recent_user_metadata(self, spark: SparkSession, name: str) -> list[str | None]:
+        """``userMetadata`` of the table's last :data:`APPEND_LOOKBACK` commits, newest first (none: no table yet)."""
+        from delta.tables import DeltaTable
+        from pyspark.errors import AnalysisException
+
+        location = self.location(name)
+        try:
+            table = DeltaTable.forName(spark, location) if self.managed else DeltaTable.forPath(spark, location)
+            return [marker for (marker,) in table.history(APPEND_LOOKBACK).select("userMetadata").collect()]
+        except AnalysisException:
+            if self.exists(spark, name):
+                raise
+            return []
 
     def create_if_missing(self, spark: SparkSession, name: str, schema: str | StructType,
                           properties: Mapping[str, str] | None = None) -> str:

@@ -7,8 +7,8 @@ comma-separated list) and writes the three tables in one ``foreachBatch``. Every
 a quarantine Delta table with their exact bytes and the reason (and are counted in the log); the others are
 cleaned with the same functions as the batch job and appended to ``<prefix>_<kind>_table``. One Spark job counts
 the outcomes per stream, then the tables that have rows are appended to at the same time (one thread each).
-Every append is an idempotent Delta write keyed by the query's id and the batch id (Delta keeps the last
-version per id in each table's log), so a micro-batch replayed after a crash writes only the tables it had not
+Every append is idempotent, keyed by the query's id and the batch id (kept in the commit's ``userMetadata``:
+:meth:`~pinterest_pipeline.spark.delta.Warehouse.append_once`), so a micro-batch replayed after a crash writes only the tables it had not
 written yet. The query id is read from the checkpoint (Spark keeps it there, and a new checkpoint gets a new
 one), so after a checkpoint reset the new query's batches 0, 1, ... are new transactions to Delta, never
 skipped as seen before. The tables are created when the job starts, never checked per micro-batch.
@@ -180,12 +180,12 @@ class MicroBatchWriter:
                 if good:
                     route = self.routes[stream]
                     cleaned = CLEANERS[route.kind](good_records(parsed[stream], RAW_SCHEMAS[route.kind]))
-                    writes.append(self.append(cleaned, route.table, (writer, batch_id)))
+                    writes.append(self.append(cleaned, route.table, writer, batch_id))
             rejected = [rejected_records(parsed[stream], RECORD_METADATA, "raw_data")
                         for stream, (_, bad) in outcomes.items() if bad]
             if rejected:
                 writes.append(self.append(reduce(DataFrame.unionAll, rejected), self.quarantine,
-                                          (f"{writer}-quarantine", batch_id)))
+                                          f"{writer}-quarantine", batch_id))
                 for stream, (good, bad) in outcomes.items():
                     if bad:
                         logger.warning("%s batch %d: %d of %d records quarantined", stream, batch_id, bad, good + bad)
@@ -193,9 +193,9 @@ class MicroBatchWriter:
         finally:
             records.unpersist()
 
-    def append(self, rows: DataFrame, table: str, txn: tuple[str, int]) -> Callable[[], object]:
-        """The idempotent append of ``rows`` to ``table`` as transaction ``txn``, to run later."""
-        return lambda: self.warehouse.write(rows, table, mode="append", txn=txn)
+    def append(self, rows: DataFrame, table: str, writer: str, version: int) -> Callable[[], object]:
+        """The idempotent append of ``rows`` to ``table`` as ``version`` of ``writer``, to run later."""
+        return lambda: self.warehouse.append_once(rows.sparkSession, rows, table, writer, version)
 
 
 def start_streaming(
