@@ -92,8 +92,14 @@ class Warehouse:
             seen_writer, _, seen_version = (marker or "").rpartition("@")
             if seen_writer == writer and seen_version.isdigit() and int(seen_version) >= version:
                 return False
-        self.write(rows, name, mode="append", user_metadata=f"{writer}@{version}")
+        self.append_marked(rows, name, writer, version)
         return True
+
+    def append_marked(self, rows: DataFrame, name: str, writer: str, version: int) -> None:
+        """Append ``rows`` to table ``name`` as ``version`` of ``writer`` without looking for it first: for a
+        caller that knows the version is new (a streaming query's batches after the first one it ran). Appending
+        no rows commits nothing (Delta skips empty commits)."""
+        self.write(rows, name, mode="append", user_metadata=f"{writer}@{version}")
 
     def _recent_user_metadata(self, spark: SparkSession, name: str) -> list[str | None]:
         """``userMetadata`` of the table's last :data:`APPEND_LOOKBACK` commits, newest first (none: no table yet)."""

@@ -5,24 +5,28 @@ comma-separated list) and writes the three tables in one ``foreachBatch``. Every
 (the JSON text of a source row) with the stream's explicit raw schema; records the batch reader would reject
 (``spark/parsing.py``: not UTF-8, not JSON of the schema, a non-finite number, no key column, too large) go to
 a quarantine Delta table with their exact bytes and the reason (and are counted in the log); the others are
-cleaned with the same functions as the batch job and appended to ``<prefix>_<kind>_table``. One Spark job counts
-the outcomes per stream, then the tables that have rows are appended to at the same time (one thread each).
-Every append is idempotent, keyed by the query's id and the batch id (kept in the commit's ``userMetadata``:
-:meth:`~pinterest_pipeline.spark.delta.Warehouse.append_once`), so a micro-batch replayed after a crash writes only the tables it had not
-written yet. The query id is read from the checkpoint (Spark keeps it there, and a new checkpoint gets a new
-one), so after a checkpoint reset the new query's batches 0, 1, ... are new transactions to Delta, never
-skipped as seen before. The tables are created when the job starts, never checked per micro-batch.
+cleaned with the same functions as the batch job and appended to ``<prefix>_<kind>_table``. The three appends run
+at the same time (one thread each), and each counts its stream's good and rejected records while it reads them
+(``DataFrame.observe``), so a micro-batch runs no job of its own to count; a stream with no record in the batch
+commits nothing (Delta skips empty appends). Rejected records are appended to the quarantine after them, in a
+batch that has any. Every append is idempotent, keyed by the query's id and the batch id (kept in the commit's
+``userMetadata``: :meth:`~pinterest_pipeline.spark.delta.Warehouse.append_once`), so a micro-batch replayed after a
+crash writes only the tables it had not written yet; only the first batch a writer runs can be such a replay, so
+only that one looks through the tables' recent commits. The query id is read from the checkpoint (Spark keeps it
+there, and a new checkpoint gets a new one), so after a checkpoint reset the new query's batches 0, 1, ... are new
+transactions to Delta, never skipped as seen before. The tables are created when the job starts, never checked
+per micro-batch.
 """
 from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial, reduce
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence, TypeVar
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 from pyspark.sql.types import StructType
@@ -41,6 +45,7 @@ from pinterest_pipeline.spark.session import on_databricks
 from pinterest_pipeline.streaming import KINESIS_FORMAT
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Checkpoint root of the original notebook on Databricks.
 DATABRICKS_CHECKPOINT_ROOT = "/tmp/kinesis"
@@ -127,25 +132,22 @@ def cleaned_schema(spark: SparkSession, kind: str) -> StructType:
     return CLEANERS[kind](spark.createDataFrame([], RAW_SCHEMAS[kind])).schema
 
 
-def outcomes_by_stream(parsed: Mapping[str, DataFrame]) -> dict[str, tuple[int, int]]:
-    """``{stream: (good records, quarantined records)}`` of :func:`parse_records` results, in one Spark job."""
-    flags = [frame.select(F.lit(stream).alias("stream"), F.col(REJECT_REASON).isNull().alias("good"))
-             for stream, frame in parsed.items()]
-    rows = (reduce(DataFrame.unionAll, flags).groupBy("stream")
-            .agg(F.count(F.when(F.col("good"), 1)).alias("good"), F.count(F.when(~F.col("good"), 1)).alias("bad"))
-            .collect())
-    return {row["stream"]: (int(row["good"]), int(row["bad"])) for row in rows}
+def outcome_counts() -> list[Column]:
+    """``good`` and ``bad``: records of a :func:`parse_records` result kept and quarantined."""
+    return [F.count_if(F.col(REJECT_REASON).isNull()).alias("good"),
+            F.count_if(F.col(REJECT_REASON).isNotNull()).alias("bad")]
 
 
-def run_concurrently(writes: Sequence[Callable[[], object]]) -> None:
+def run_concurrently(writes: Sequence[Callable[[], T]]) -> list[T]:
     """Run ``writes`` at the same time, one thread each (Delta commits to different tables do not conflict, and
-    each waits on its own Spark jobs and file system calls); raise the first failure once all have ended."""
+    each waits on its own Spark jobs and file system calls); their results in order, or the first failure once
+    all have ended."""
     if len(writes) == 1:
-        writes[0]()
-        return
+        return [writes[0]()]
     with ThreadPoolExecutor(max_workers=max(1, len(writes))) as pool:
-        for done in [pool.submit(write) for write in writes]:
-            done.result()
+        futures = [pool.submit(write) for write in writes]
+        wait(futures)
+        return [future.result() for future in futures]
 
 
 @dataclass(frozen=True)
@@ -159,43 +161,60 @@ class Route:
 @dataclass
 class MicroBatchWriter:
     """The ``foreachBatch`` function: each stream's good records cleaned into its table (``routes``: stream name →
-    :class:`Route`), every rejected record into ``quarantine``; idempotent per table."""
+    :class:`Route`), every rejected record into ``quarantine``; idempotent per table.
+
+    Only the first batch this writer runs can be a replay (a query re-runs just its last unfinished batch when it
+    starts), so only then are the tables' recent commits looked through; later batches are appended at once.
+    """
 
     routes: Mapping[str, Route]
     quarantine: str
     warehouse: Warehouse
     identity: CheckpointIdentity
+    #: the last batch this writer completed (None: none yet)
+    last_batch: int | None = field(default=None, init=False)
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        may_be_replay = self.last_batch is None or batch_id != self.last_batch + 1
+        writer = self.identity.query_id(batch.sparkSession)
         records = batch.persist()
         try:
             parsed = {stream: parse_records(records.where(F.col("stream") == stream), route.kind)
                       for stream, route in self.routes.items()}
-            outcomes = outcomes_by_stream(parsed)
-            if not outcomes:
-                return
-            writer = self.identity.query_id(batch.sparkSession)
-            writes: list[Callable[[], object]] = []
-            for stream, (good, _) in outcomes.items():
-                if good:
-                    route = self.routes[stream]
-                    cleaned = CLEANERS[route.kind](good_records(parsed[stream], RAW_SCHEMAS[route.kind]))
-                    writes.append(self.append(cleaned, route.table, writer, batch_id))
+            outcomes = run_concurrently([partial(self.write_stream, parsed[stream], route, writer, batch_id,
+                                                 may_be_replay)
+                                         for stream, route in self.routes.items()])
             rejected = [rejected_records(parsed[stream], RECORD_METADATA, "raw_data")
-                        for stream, (_, bad) in outcomes.items() if bad]
+                        for stream, (_, bad) in zip(self.routes, outcomes) if bad]
             if rejected:
-                writes.append(self.append(reduce(DataFrame.unionAll, rejected), self.quarantine,
-                                          f"{writer}-quarantine", batch_id))
-                for stream, (good, bad) in outcomes.items():
-                    if bad:
-                        logger.warning("%s batch %d: %d of %d records quarantined", stream, batch_id, bad, good + bad)
-            run_concurrently(writes)
+                self.append(reduce(DataFrame.unionAll, rejected), self.quarantine, f"{writer}-quarantine", batch_id,
+                            may_be_replay)
+            for stream, (good, bad) in zip(self.routes, outcomes):
+                if bad:
+                    logger.warning("%s batch %d: %d of %d records quarantined", stream, batch_id, bad, good + bad)
         finally:
             records.unpersist()
+        self.last_batch = batch_id
 
-    def append(self, rows: DataFrame, table: str, writer: str, version: int) -> Callable[[], object]:
-        """The idempotent append of ``rows`` to ``table`` as ``version`` of ``writer``, to run later."""
-        return lambda: self.warehouse.append_once(rows.sparkSession, rows, table, writer, version)
+    def write_stream(self, parsed: DataFrame, route: Route, writer: str, batch_id: int,
+                     may_be_replay: bool) -> tuple[int, int]:
+        """Append the cleaned good records of one stream to its table; ``(good, bad)`` records of the stream,
+        observed while the append reads them (counted apart only when a replay finds the append done)."""
+        observation = Observation()
+        observed = parsed.observe(observation, *outcome_counts())
+        cleaned = CLEANERS[route.kind](good_records(observed, RAW_SCHEMAS[route.kind]))
+        if self.append(cleaned, route.table, writer, batch_id, may_be_replay):
+            counts = observation.get
+        else:
+            counts = parsed.agg(*outcome_counts()).first().asDict()
+        return int(counts["good"]), int(counts["bad"])
+
+    def append(self, rows: DataFrame, table: str, writer: str, version: int, may_be_replay: bool) -> bool:
+        """Append ``rows`` to ``table`` as ``version`` of ``writer``, once; whether it appended."""
+        if may_be_replay:
+            return self.warehouse.append_once(rows.sparkSession, rows, table, writer, version)
+        self.warehouse.append_marked(rows, table, writer, version)
+        return True
 
 
 def start_streaming(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from delta.tables import DeltaTable
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
@@ -44,6 +45,7 @@ from pinterest_pipeline.streaming.job import (
     MicroBatchWriter,
     Route,
     await_queries,
+    cleaned_schema,
     start_streaming,
     table_counts,
 )
@@ -155,13 +157,29 @@ def test_a_micro_batch_that_failed_half_way_writes_only_the_missing_tables_on_re
     blocker = Path(warehouse.location("geo"))
     blocker.parent.mkdir(parents=True)
     blocker.write_text("a file where the geo table's folder should be: its append fails")
-    with pytest.raises(Py4JJavaError, match="save"):  # the geo append; pin and quarantine were committed
+    with pytest.raises(Py4JJavaError, match="save"):  # the geo append; pin's was committed
         write(batch, 0)
-    assert warehouse.read(spark, "pin").count() == 4 and warehouse.read(spark, "quarantine").count() == 1
+    assert warehouse.read(spark, "pin").count() == 4 and not warehouse.exists(spark, "quarantine")
     blocker.unlink()
     write(batch, 0)  # the replay: pin and quarantine already hold batch 0, only geo is written
     counts = {name: warehouse.read(spark, name).count() for name in ("pin", "geo", "quarantine")}
     assert counts == {"pin": 4, "geo": 4, "quarantine": 1}
+
+
+def test_a_stream_without_records_in_a_micro_batch_gets_no_commit(spark: SparkSession, tmp_path: Path) -> None:
+    rows = generate_rows(0, 2)["pinterest_data"]
+    warehouse = Warehouse(str(tmp_path))
+    for table, kind in (("pin", "pin"), ("geo", "geo")):
+        warehouse.create_if_missing(spark, table, cleaned_schema(spark, kind))
+    write = MicroBatchWriter({"pins": Route("pin", "pin"), "geos": Route("geo", "geo")}, "quarantine", warehouse,
+                             checkpoint_of(tmp_path, "9e1f-query"))
+    for batch_id in (0, 1):  # the first batch looks for a replay, the next one appends at once
+        write(kinesis_batch(spark, [("pins", encode_json(row)) for row in rows]), batch_id)
+    history = {table: DeltaTable.forPath(spark, warehouse.location(table)).history().collect()
+               for table in ("pin", "geo")}
+    assert [commit["userMetadata"] for commit in history["pin"]] == ["9e1f-query@1", "9e1f-query@0", None]
+    assert [commit["version"] for commit in history["geo"]] == [0]
+    assert warehouse.read(spark, "pin").count() == 4 and not warehouse.exists(spark, "quarantine")
 
 
 def test_records_not_utf8_or_not_finite_are_quarantined_readably(spark: SparkSession, tmp_path: Path) -> None:
