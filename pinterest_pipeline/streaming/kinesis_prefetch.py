@@ -1,11 +1,12 @@
 """Reading Kinesis shards ahead, in the background, so that planning a micro-batch does not wait for Kinesis.
 
-One daemon thread per shard keeps the shard's iterator (``NextShardIterator``) from call to call, calls
-GetRecords at most once per ``min_fetch_period`` seconds and appends the records to the shard's buffer. The
-buffer is bounded: holding ``capacity`` records, the thread waits until the reader moves past some of them, so
-nothing is dropped. An expired iterator is asked for again after the last buffered record; a closed shard (no
-``NextShardIterator``) ends its thread once its last records are buffered. Any other failure ends the thread
-and is raised, as :class:`PollerFailed`, by the reader's next call. Never imports Spark.
+One daemon thread per shard keeps the shard's iterator (``NextShardIterator``) from call to call, waits at
+least ``min_fetch_period`` seconds from the end of one GetRecords call to the start of the next, and appends
+the records to the shard's buffer. The buffer is bounded: holding ``capacity`` records, the thread waits until
+the reader moves past some of them, so nothing is dropped. An expired iterator is asked for again after the
+last buffered record; a closed shard (no ``NextShardIterator``) ends its thread once its last records are
+buffered. Any other failure ends the thread and is raised, as :class:`PollerFailed`, by the reader's next call.
+Never imports Spark.
 """
 from __future__ import annotations
 
@@ -101,7 +102,6 @@ class ShardPoller:
                 return
             if iterator is None:
                 iterator = shard_iterator(self.client, self.stream, self.shard, tail)
-            next_call = time.monotonic() + self.min_fetch_period
             try:
                 answer = self.client.get_records(ShardIterator=iterator, Limit=min(self.page_size, room))
             except ClientError as error:
@@ -109,6 +109,8 @@ class ShardPoller:
                     raise
                 iterator = None
                 continue
+            finally:
+                next_call = time.monotonic() + self.min_fetch_period
             records, iterator = answer["Records"], answer.get("NextShardIterator")
             with self.changed:
                 self.records.extend(records)
