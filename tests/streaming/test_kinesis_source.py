@@ -337,3 +337,33 @@ def test_records_put_while_the_query_runs_arrive_in_order_exactly_once(
     for shard in {record["shard"] for record in sent}:
         assert ([row["sequenceNumber"] for row in read if row["shardId"] == shard]
                 == [record["sequence"] for record in sent if record["shard"] == shard])  # in put order
+
+
+def test_shards_split_while_reading_are_followed_each_record_once(moto_endpoint: str, kinesis: Any) -> None:
+    stream = new_stream(kinesis)
+    sent = put_rows(kinesis, stream, 0, 5, keys=5)
+    reader = reader_of(moto_endpoint, stream, minFetchPeriod="50ms")
+    read: list[tuple] = []
+    offset = reader.initialOffset()
+
+    def read_until(count: int) -> bool:
+        nonlocal offset
+        rows, offset = reader.read(offset)
+        read.extend(rows)
+        return len(read) >= count
+
+    try:
+        wait_for(lambda: read_until(5), "the records before the split")
+        [parent] = {record["shard"] for record in sent}
+        kinesis.split_shard(StreamName=stream, ShardToSplit=parent, NewStartingHashKey=str(2**127))
+        kinesis.get_waiter("stream_exists").wait(StreamName=stream)
+        sent += put_rows(kinesis, stream, 5, 20, keys=20)
+        wait_for(lambda: read_until(25), "the records after the split")
+        assert len([thread for thread in prefetch_threads() if stream in thread.name]) == 3  # children polled
+    finally:
+        reader.stop()
+    assert len(offset[stream]) == 3  # the children were found (moto keeps putting into the parent)
+    assert len([thread for thread in prefetch_threads() if stream in thread.name]) == 0  # all stopped
+    assert sorted(json.loads(row[1])["i"] for row in read) == list(range(25))  # each once
+    for shard in {record["shard"] for record in sent}:
+        assert [row[4] for row in read if row[3] == shard] == [r["sequence"] for r in sent if r["shard"] == shard]
