@@ -128,6 +128,7 @@ class ShardPrefetcher:
         self.client = client
         self.settings = {"min_fetch_period": min_fetch_period, "capacity": capacity, "page_size": page_size}
         self.pollers: dict[tuple[str, str], ShardPoller] = {}
+        self.replaced: list[ShardPoller] = []
 
     def take(self, stream: str, shard: str, position: str, limit: int | None,
              ceiling: int | None) -> list[dict[str, Any]] | None:
@@ -140,6 +141,7 @@ class ShardPrefetcher:
         previous = self.pollers.get((stream, shard))
         if previous is not None:
             previous.stop()
+            self.replaced = [poller for poller in self.replaced if poller.thread.is_alive()] + [previous]
         self.pollers[(stream, shard)] = ShardPoller(self.client, stream, shard, after, **self.settings)
 
     def raise_failure(self) -> None:
@@ -149,8 +151,9 @@ class ShardPrefetcher:
                 poller.raise_failure()
 
     def stop(self) -> None:
-        """End every poller's thread and wait for them."""
-        for poller in self.pollers.values():
+        """End every poller's thread (replaced ones included) and wait for them."""
+        everyone = [*self.pollers.values(), *self.replaced]
+        for poller in everyone:
             poller.stop()
-        for poller in self.pollers.values():
+        for poller in everyone:
             poller.thread.join()

@@ -296,6 +296,17 @@ def test_stop_ends_every_poller_thread(moto_endpoint: str, kinesis: Any) -> None
     assert not any(thread.is_alive() for thread in mine)
 
 
+def test_stop_also_ends_the_threads_of_replaced_pollers(moto_endpoint: str, kinesis: Any) -> None:
+    stream = new_stream(kinesis)
+    shard = put_rows(kinesis, stream, 0, 2)[0]["shard"]
+    prefetcher = ShardPrefetcher(kinesis, min_fetch_period=0.05, capacity=100, page_size=100)
+    prefetcher.follow(stream, shard, TRIM_HORIZON)
+    prefetcher.follow(stream, shard, TRIM_HORIZON)  # e.g. a replay: read ahead again from an earlier start
+    mine = [thread for thread in prefetch_threads() if stream in thread.name]
+    prefetcher.stop()
+    assert mine and not any(thread.is_alive() for thread in mine)
+
+
 def test_a_poller_failure_fails_the_next_read(moto_endpoint: str, kinesis: Any) -> None:
     stream = new_stream(kinesis)
     put_rows(kinesis, stream, 0, 3)
