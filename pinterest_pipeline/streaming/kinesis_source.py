@@ -15,9 +15,9 @@ Offsets are ``{stream: {shardId: position}}`` where a position is the sequence n
 from the shard, or — before anything was read — ``TRIM_HORIZON`` or ``AT_TIMESTAMP:<epoch seconds>``
 (``latest`` = records arriving after the query first started). The reader is a *simple* stream reader: Spark
 plans a micro-batch by calling ``read`` on the driver and keeps its rows, so no task reads Kinesis again.
-``read`` does not wait for Kinesis: a daemon thread per shard (:mod:`.kinesis_prefetch`) polls GetRecords in
+``read`` does not wait for records: a daemon thread per shard (:mod:`.kinesis_prefetch`) polls GetRecords in
 the background, keeping the shard iterator between calls, and ``read`` takes what the shard's buffer holds
-after the micro-batch's start. A shard whose buffer does not continue from the start (the first micro-batch, a
+after the micro-batch's start (its one call to Kinesis: ListShards per stream, to find new shards). A shard whose buffer does not continue from the start (the first micro-batch, a
 shard new since resharding, read from its beginning) is read there and then, as is, with ``availableNow``, a
 shard still short of the query's target whose buffer is empty. A poller's failure fails the next ``read``;
 ``stop()`` ends the threads. Only a micro-batch replayed after a restart is read again, by its exact per-shard
