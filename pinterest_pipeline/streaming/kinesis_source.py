@@ -7,25 +7,32 @@ Options: ``streamName`` (required: one stream, or several separated by commas, a
 (default ``us-east-1``), ``initialPosition`` (``trim_horizon``/``earliest`` or ``latest``, the default as on
 Databricks), ``endpointUrl`` (e.g. a local moto server; absent = AWS), ``maxRecordsPerBatch`` (records per
 micro-batch, split evenly over the shards; absent = everything available), ``maxRecordsPerFetch`` (GetRecords
-page size, default 10,000).
+page size, default 10,000), ``minFetchPeriod`` (least time between two GetRecords calls on one shard, e.g.
+``400ms``, the default as on Databricks, or ``1s``), ``maxBufferedRecordsPerShard`` (records read ahead per
+shard, default 20,000: a full buffer makes its shard's poller wait, nothing is dropped).
 
 Offsets are ``{stream: {shardId: position}}`` where a position is the sequence number of the last record read
 from the shard, or — before anything was read — ``TRIM_HORIZON`` or ``AT_TIMESTAMP:<epoch seconds>``
-(``latest`` = records arriving after the query first started). The reader is a *simple* stream reader: planning a
-micro-batch reads its records once, on the driver, every shard of every stream at the same time (one thread
-each), and Spark keeps them for the micro-batch, so no task reads Kinesis again. Only a micro-batch replayed
-after a restart is read again, by its exact per-shard range: Kinesis records never change, so a restart from
-Spark's checkpoint reads exactly the records not yet committed: nothing lost, nothing twice. Shards that
-appear later (resharding) are read from their beginning.
+(``latest`` = records arriving after the query first started). The reader is a *simple* stream reader: Spark
+plans a micro-batch by calling ``read`` on the driver and keeps its rows, so no task reads Kinesis again.
+``read`` does not wait for records: a daemon thread per shard (:mod:`.kinesis_prefetch`) polls GetRecords in
+the background, keeping the shard iterator between calls, and ``read`` takes what the shard's buffer holds
+after the micro-batch's start (its one call to Kinesis: ListShards per stream, to find new shards). A shard whose buffer does not continue from the start (the first micro-batch, a
+shard new since resharding, read from its beginning) is read there and then, as is, with ``availableNow``, a
+shard still short of the query's target whose buffer is empty. A poller's failure fails the next ``read``;
+``stop()`` ends the threads. Only a micro-batch replayed after a restart is read again, by its exact per-shard
+range: Kinesis records never change, so a restart from Spark's checkpoint reads exactly the records not yet
+committed: nothing lost, nothing twice.
 """
 from __future__ import annotations
 
 import math
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 from pyspark.sql.datasource import DataSource, SimpleDataSourceStreamReader
 from pyspark.sql.streaming.datasource import SupportsTriggerAvailableNow
@@ -33,13 +40,25 @@ from pyspark.sql.types import StructType
 
 from pinterest_pipeline.kinesis import kinesis_client, shard_ids
 from pinterest_pipeline.streaming import KINESIS_FORMAT
+from pinterest_pipeline.streaming.kinesis_prefetch import (
+    DEFAULT_BUFFER_RECORDS,
+    DEFAULT_MIN_FETCH_PERIOD,
+    ShardPrefetcher,
+)
+from pinterest_pipeline.streaming.kinesis_shards import (
+    AT_TIMESTAMP,
+    MAX_FETCH,
+    TRIM_HORIZON,
+    is_sequence_number,
+    last_sequence_number,
+    shard_records,
+    up_to,
+)
 
 SCHEMA = ("partitionKey string, data binary, stream string, shardId string, sequenceNumber string, "
           "approximateArrivalTimestamp timestamp")
-TRIM_HORIZON = "TRIM_HORIZON"
-AT_TIMESTAMP = "AT_TIMESTAMP:"
-#: GetRecords returns at most this many records per call.
-MAX_FETCH = 10_000
+#: A duration option: a number followed by ``ms`` or ``s`` (as ``minFetchPeriod`` on Databricks).
+DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s)")
 INITIAL_POSITIONS = {"trim_horizon": "trim_horizon", "earliest": "trim_horizon", "latest": "latest"}
 #: ``{stream: {shardId: position}}``.
 Offset = dict[str, dict[str, str]]
@@ -55,58 +74,6 @@ class ShardEndedEarly(RuntimeError):
 def cached_client(endpoint_url: str | None, region: str) -> Any:
     """One boto3 client per endpoint and region per process (driver runner or Python worker)."""
     return kinesis_client(endpoint_url, region)
-
-
-def is_sequence_number(position: str) -> bool:
-    """True for a position that is a record's sequence number (not a start marker)."""
-    return position.isdigit()
-
-
-def iterator_request(position: str) -> dict[str, Any]:
-    """GetShardIterator arguments reading the records *after* ``position``."""
-    if position == TRIM_HORIZON:
-        return {"ShardIteratorType": "TRIM_HORIZON"}
-    if position.startswith(AT_TIMESTAMP):
-        return {"ShardIteratorType": "AT_TIMESTAMP", "Timestamp": float(position.removeprefix(AT_TIMESTAMP))}
-    if is_sequence_number(position):
-        return {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": position}
-    raise ValueError(f"not a Kinesis shard position: {position!r}")
-
-
-def shard_records(client: Any, stream: str, shard: str, position: str, page_size: int = MAX_FETCH,
-                  limit: int | None = None) -> Iterator[dict[str, Any]]:
-    """The records of ``shard`` after ``position``, oldest first, until caught up (or ``limit``).
-
-    Caught up = a page shorter than asked for while the shard reports being 0 ms behind its latest record.
-    """
-    request = iterator_request(position)
-    iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard, **request)["ShardIterator"]
-    taken = 0
-    while iterator and (limit is None or taken < limit):
-        wanted = page_size if limit is None else min(page_size, limit - taken)
-        answer = client.get_records(ShardIterator=iterator, Limit=wanted)
-        records = answer["Records"]
-        yield from records
-        taken += len(records)
-        if len(records) < wanted and answer.get("MillisBehindLatest", 0) == 0:
-            return
-        iterator = answer.get("NextShardIterator")
-
-
-def up_to(records: Iterable[dict[str, Any]], stop_at: int | None) -> Iterator[dict[str, Any]]:
-    """``records`` until the first one whose sequence number is beyond ``stop_at`` (None: all of them)."""
-    for record in records:
-        if stop_at is not None and int(record["SequenceNumber"]) > stop_at:
-            return
-        yield record
-
-
-def last_sequence_number(records: Iterable[dict[str, Any]], stop_at: int | None = None) -> str | None:
-    """Sequence number of the last of ``records`` (not beyond ``stop_at``), None if there is none."""
-    last = None
-    for record in up_to(records, stop_at):
-        last = record["SequenceNumber"]
-    return last
 
 
 def in_parallel(function: Callable[[T], R], items: list[T]) -> list[R]:
@@ -138,6 +105,8 @@ class ReaderOptions:
     endpoint_url: str | None
     max_records_per_batch: int | None
     page_size: int
+    min_fetch_period: float = DEFAULT_MIN_FETCH_PERIOD
+    buffer_records: int = DEFAULT_BUFFER_RECORDS
 
     @classmethod
     def parse(cls, options: Any) -> "ReaderOptions":
@@ -155,6 +124,8 @@ class ReaderOptions:
             endpoint_url=options.get("endpointUrl") or None,
             max_records_per_batch=_positive_int(options, "maxRecordsPerBatch"),
             page_size=min(_positive_int(options, "maxRecordsPerFetch") or MAX_FETCH, MAX_FETCH),
+            min_fetch_period=_seconds(options, "minFetchPeriod", DEFAULT_MIN_FETCH_PERIOD),
+            buffer_records=_positive_int(options, "maxBufferedRecordsPerShard") or DEFAULT_BUFFER_RECORDS,
         )
 
 
@@ -167,6 +138,17 @@ def _positive_int(options: Any, name: str) -> int | None:
     return int(value)
 
 
+def _seconds(options: Any, name: str, default: float) -> float:
+    value = options.get(name)
+    if value is None:
+        return default
+    match = DURATION.fullmatch(str(value).strip())
+    if match is None:
+        raise ValueError(f"option {name} must be a duration such as 400ms or 1s, not {value!r}")
+    number, unit = match.groups()
+    return float(number) / (1000 if unit == "ms" else 1)
+
+
 def record_row(record: dict[str, Any], stream: str, shard: str) -> tuple:
     """One Kinesis record as a row of :data:`SCHEMA`."""
     return (record["PartitionKey"], record["Data"], stream, shard, record["SequenceNumber"],
@@ -174,16 +156,29 @@ def record_row(record: dict[str, Any], stream: str, shard: str) -> tuple:
 
 
 class KinesisStreamReader(SimpleDataSourceStreamReader, SupportsTriggerAvailableNow):
-    """Reads each micro-batch once, on the driver: every shard of every stream after its offset, in parallel."""
+    """Plans each micro-batch on the driver from the records its shards' pollers read ahead (see the module)."""
 
     def __init__(self, options: ReaderOptions) -> None:
         self.options = options
         self.available_now = False
         self.target: Offset | None = None
         self.initial: Offset | None = None
+        self.prefetcher: ShardPrefetcher | None = None
 
     def client(self) -> Any:
         return cached_client(self.options.endpoint_url, self.options.region)
+
+    def pollers(self) -> ShardPrefetcher:
+        """The background readers of this reader's shards (made on first use: only the driver's reader polls)."""
+        if self.prefetcher is None:
+            self.prefetcher = ShardPrefetcher(self.client(), min_fetch_period=self.options.min_fetch_period,
+                                              capacity=self.options.buffer_records, page_size=self.options.page_size)
+        return self.prefetcher
+
+    def stop(self) -> None:
+        """End the background readers' threads."""
+        if self.prefetcher is not None:
+            self.prefetcher.stop()
 
     def initialOffset(self) -> Offset:
         """Every shard at TRIM_HORIZON, or at the time of the first call (``latest``); the same on each call."""
@@ -224,8 +219,24 @@ class KinesisStreamReader(SimpleDataSourceStreamReader, SupportsTriggerAvailable
                                 read.limit)
         return list(up_to(records, read.ceiling))
 
+    def records_after(self, reads: list[ShardRead]) -> list[list[dict[str, Any]]]:
+        """Each read's records: what its poller already holds, or read now (then polled ahead from its end on).
+
+        Read now: a shard without a poller continuing from its start (first read, new shard, replay), or one still
+        short of its available-now target whose poller holds nothing yet (so the query cannot end early).
+        """
+        pollers = self.pollers()
+        held = [pollers.take(r.stream, r.shard, r.start, r.limit, r.ceiling) for r in reads]
+        missing = [r for r, records in zip(reads, held) if records is None or (not records and r.ceiling is not None)]
+        fetched = dict(zip(missing, in_parallel(self.fetch, missing)))
+        for shard_read, records in fetched.items():
+            pollers.follow(shard_read.stream, shard_read.shard,
+                           records[-1]["SequenceNumber"] if records else shard_read.start)
+        return [fetched[r] if r in fetched else records for r, records in zip(reads, held)]
+
     def read(self, start: Offset) -> tuple[Iterator[tuple], Offset]:
         """The next micro-batch's rows and its end offset: per shard, the records after ``start``."""
+        self.pollers().raise_failure()
         if self.available_now and self.target is None:
             everything = [ShardRead(r.stream, r.shard, r.start) for r in self.shard_reads(start)]
             lasts = in_parallel(lambda r: last_sequence_number(self.fetch(r)), everything)
@@ -235,7 +246,7 @@ class KinesisStreamReader(SimpleDataSourceStreamReader, SupportsTriggerAvailable
         reads = self.shard_reads(start)
         end: Offset = {stream: dict(shards) for stream, shards in start.items()}
         rows: list[tuple] = []
-        for shard_read, records in zip(reads, in_parallel(self.fetch, reads)):
+        for shard_read, records in zip(reads, self.records_after(reads)):
             end.setdefault(shard_read.stream, {})[shard_read.shard] = (
                 records[-1]["SequenceNumber"] if records else shard_read.start)
             rows += [record_row(record, shard_read.stream, shard_read.shard) for record in records]

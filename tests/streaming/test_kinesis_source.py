@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -16,6 +17,7 @@ from pyspark.sql.types import BinaryType, StringType, TimestampType
 
 from pinterest_pipeline.kinesis import ensure_stream
 from pinterest_pipeline.streaming.job import register_kinesis_source
+from pinterest_pipeline.streaming.kinesis_prefetch import PollerFailed, ShardPrefetcher
 from pinterest_pipeline.streaming.kinesis_source import (
     TRIM_HORIZON,
     KinesisStreamReader,
@@ -24,6 +26,7 @@ from pinterest_pipeline.streaming.kinesis_source import (
     last_sequence_number,
     shard_records,
 )
+from tests.support.sink_lake import wait_for
 
 
 def new_stream(kinesis: Any, shards: int = 1) -> str:
@@ -184,3 +187,194 @@ def test_missing_stream_name_is_a_clear_error(spark: SparkSession, tmp_path: Pat
             query.awaitTermination(60)
     finally:
         query.stop()
+
+
+class RecordingClient:
+    """The real boto3 client, noting when each GetRecords call starts and how many records it returns."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[tuple[float, int]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def get_records(self, **request: Any) -> dict[str, Any]:
+        started = time.monotonic()
+        answer = self.client.get_records(**request)
+        self.calls.append((started, len(answer["Records"])))
+        return answer
+
+
+def reader_of(endpoint: str, stream: str, **options: str) -> KinesisStreamReader:
+    return KinesisStreamReader(ReaderOptions.parse({"streamName": stream, "endpointUrl": endpoint,
+                                                    "initialPosition": "trim_horizon", **options}))
+
+
+def prefetch_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.startswith("kinesis-prefetch-")]
+
+
+def test_fetch_options_take_databricks_names_and_reject_bad_values() -> None:
+    default = ReaderOptions.parse({"streamName": "s"})
+    assert (default.min_fetch_period, default.buffer_records) == (0.4, 20_000)
+    assert ReaderOptions.parse({"streamName": "s", "minFetchPeriod": "250ms"}).min_fetch_period == 0.25
+    assert ReaderOptions.parse({"streamName": "s", "minFetchPeriod": "1.5s"}).min_fetch_period == 1.5
+    assert ReaderOptions.parse({"streamName": "s", "maxBufferedRecordsPerShard": "7"}).buffer_records == 7
+    with pytest.raises(ValueError, match="minFetchPeriod must be a duration"):
+        ReaderOptions.parse({"streamName": "s", "minFetchPeriod": "fast"})
+    with pytest.raises(ValueError, match="maxBufferedRecordsPerShard must be a positive integer"):
+        ReaderOptions.parse({"streamName": "s", "maxBufferedRecordsPerShard": "0"})
+
+
+def test_get_records_calls_on_a_shard_are_min_fetch_period_apart(moto_endpoint: str, kinesis: Any) -> None:
+    stream = new_stream(kinesis)
+    shard = put_rows(kinesis, stream, 0, 1)[0]["shard"]
+    recording = RecordingClient(kinesis)
+    prefetcher = ShardPrefetcher(recording, min_fetch_period=0.3, capacity=100, page_size=100)
+    prefetcher.follow(stream, shard, TRIM_HORIZON)
+    try:
+        wait_for(lambda: len(recording.calls) >= 6, "six GetRecords calls")
+    finally:
+        prefetcher.stop()
+    starts = [started for started, _ in recording.calls]
+    assert all(later - earlier >= 0.3 for earlier, later in zip(starts, starts[1:])), starts
+
+
+def test_a_full_buffer_makes_the_poller_wait_and_drops_nothing(moto_endpoint: str, kinesis: Any) -> None:
+    stream = new_stream(kinesis)
+    sent = put_rows(kinesis, stream, 0, 10)
+    recording = RecordingClient(kinesis)
+    prefetcher = ShardPrefetcher(recording, min_fetch_period=0.05, capacity=3, page_size=100)
+    prefetcher.follow(stream, sent[0]["shard"], TRIM_HORIZON)
+    taken: list[str] = []
+    position = TRIM_HORIZON
+
+    def take_some() -> bool:
+        nonlocal position
+        records = prefetcher.take(stream, sent[0]["shard"], position, None, None)
+        assert records is not None and len(records) <= 3
+        taken.extend(record["SequenceNumber"] for record in records)
+        position = taken[-1] if taken else position
+        return len(taken) >= 10
+
+    try:
+        wait_for(take_some, "all ten records taken")
+    finally:
+        prefetcher.stop()
+    assert taken == [record["sequence"] for record in sent]  # in order, each once
+    assert all(count <= 3 for _, count in recording.calls)
+
+
+def test_the_buffer_serves_only_a_start_it_continues_from(moto_endpoint: str, kinesis: Any) -> None:
+    stream = new_stream(kinesis)
+    sent = put_rows(kinesis, stream, 0, 4)
+    shard = sent[0]["shard"]
+    prefetcher = ShardPrefetcher(kinesis, min_fetch_period=0.05, capacity=100, page_size=100)
+    prefetcher.follow(stream, shard, sent[0]["sequence"])
+    try:
+        assert prefetcher.take(stream, "shardId-000000000099", TRIM_HORIZON, None, None) is None  # no poller
+        wait_for(lambda: len(prefetcher.take(stream, shard, sent[0]["sequence"], None, None) or []) == 3,
+                 "three records after the first buffered")
+        assert prefetcher.take(stream, shard, TRIM_HORIZON, None, None) is None  # before the buffer: a replay
+        after_second = prefetcher.take(stream, shard, sent[1]["sequence"], 1, None)
+        assert [r["SequenceNumber"] for r in after_second] == [sent[2]["sequence"]]
+        assert prefetcher.take(stream, shard, sent[0]["sequence"], None, None) is None  # already moved past it
+        assert prefetcher.take(stream, shard, sent[1]["sequence"], None, int(sent[2]["sequence"])) == after_second
+    finally:
+        prefetcher.stop()
+
+
+def test_stop_ends_every_poller_thread(moto_endpoint: str, kinesis: Any) -> None:
+    stream = new_stream(kinesis, shards=3)
+    put_rows(kinesis, stream, 0, 9, keys=9)
+    reader = reader_of(moto_endpoint, stream)
+    reader.read(reader.initialOffset())
+    mine = [thread for thread in prefetch_threads() if stream in thread.name]
+    assert len(mine) == 3 and all(thread.daemon and thread.is_alive() for thread in mine)
+    reader.stop()
+    assert not any(thread.is_alive() for thread in mine)
+
+
+def test_stop_also_ends_the_threads_of_replaced_pollers(moto_endpoint: str, kinesis: Any) -> None:
+    stream = new_stream(kinesis)
+    shard = put_rows(kinesis, stream, 0, 2)[0]["shard"]
+    prefetcher = ShardPrefetcher(kinesis, min_fetch_period=0.05, capacity=100, page_size=100)
+    prefetcher.follow(stream, shard, TRIM_HORIZON)
+    prefetcher.follow(stream, shard, TRIM_HORIZON)  # e.g. a replay: read ahead again from an earlier start
+    mine = [thread for thread in prefetch_threads() if stream in thread.name]
+    prefetcher.stop()
+    assert mine and not any(thread.is_alive() for thread in mine)
+
+
+def test_a_poller_failure_fails_the_next_read(moto_endpoint: str, kinesis: Any) -> None:
+    stream = new_stream(kinesis)
+    put_rows(kinesis, stream, 0, 3)
+    reader = reader_of(moto_endpoint, stream, minFetchPeriod="50ms")
+    _, end = reader.read(reader.initialOffset())
+    [thread] = [thread for thread in prefetch_threads() if stream in thread.name]
+    kinesis.delete_stream(StreamName=stream)
+    thread.join(60)
+    try:
+        with pytest.raises(PollerFailed, match=f"reading shard shardId-000000000000 of Kinesis stream {stream} in "
+                                               "the background failed: .*ResourceNotFoundException"):
+            reader.read(end)
+    finally:
+        reader.stop()
+
+
+def test_records_put_while_the_query_runs_arrive_in_order_exactly_once(
+        spark: SparkSession, moto_endpoint: str, kinesis: Any, tmp_path: Path) -> None:
+    stream = new_stream(kinesis, shards=2)
+    sent = put_rows(kinesis, stream, 0, 10, keys=4)
+    read: list[dict[str, Any]] = []
+
+    def collect(batch: DataFrame, batch_id: int) -> None:
+        read.extend(row.asDict() for row in batch.collect())
+
+    source = kinesis_stream(spark, moto_endpoint, stream, initialPosition="trim_horizon", minFetchPeriod="100ms")
+    query = (source.writeStream.foreachBatch(collect).option("checkpointLocation", str(tmp_path / "checkpoint"))
+             .trigger(processingTime="500 milliseconds").start())
+    try:
+        for first in range(10, 70, 20):
+            wait_for(lambda: len(read) >= first, f"the first {first} records read", timeout=300)
+            sent += put_rows(kinesis, stream, first, 20, keys=4)
+        wait_for(lambda: len(read) >= 70, "all 70 records read", timeout=300)
+        query.processAllAvailable()
+    finally:
+        query.stop()
+    assert query.exception() is None
+    assert sorted(json.loads(row["data"])["i"] for row in read) == list(range(70))  # each once
+    for shard in {record["shard"] for record in sent}:
+        assert ([row["sequenceNumber"] for row in read if row["shardId"] == shard]
+                == [record["sequence"] for record in sent if record["shard"] == shard])  # in put order
+
+
+def test_shards_split_while_reading_are_followed_each_record_once(moto_endpoint: str, kinesis: Any) -> None:
+    stream = new_stream(kinesis)
+    sent = put_rows(kinesis, stream, 0, 5, keys=5)
+    reader = reader_of(moto_endpoint, stream, minFetchPeriod="50ms")
+    read: list[tuple] = []
+    offset = reader.initialOffset()
+
+    def read_until(count: int) -> bool:
+        nonlocal offset
+        rows, offset = reader.read(offset)
+        read.extend(rows)
+        return len(read) >= count
+
+    try:
+        wait_for(lambda: read_until(5), "the records before the split")
+        [parent] = {record["shard"] for record in sent}
+        kinesis.split_shard(StreamName=stream, ShardToSplit=parent, NewStartingHashKey=str(2**127))
+        kinesis.get_waiter("stream_exists").wait(StreamName=stream)
+        sent += put_rows(kinesis, stream, 5, 20, keys=20)
+        wait_for(lambda: read_until(25), "the records after the split")
+        assert len([thread for thread in prefetch_threads() if stream in thread.name]) == 3  # children polled
+    finally:
+        reader.stop()
+    assert len(offset[stream]) == 3  # the children were found (moto keeps putting into the parent)
+    assert len([thread for thread in prefetch_threads() if stream in thread.name]) == 0  # all stopped
+    assert sorted(json.loads(row[1])["i"] for row in read) == list(range(25))  # each once
+    for shard in {record["shard"] for record in sent}:
+        assert [row[4] for row in read if row[3] == shard] == [r["sequence"] for r in sent if r["shard"] == shard]
