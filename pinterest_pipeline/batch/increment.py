@@ -23,6 +23,7 @@ import pandas as pd
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from pinterest_pipeline.batch.insights import INSIGHTS, CleanTables, pins_with_country, pins_with_user
 from pinterest_pipeline.batch.lake_reader import LAKE_PROVENANCE
@@ -34,7 +35,7 @@ from pinterest_pipeline.contract import (
     quarantine_table_name,
     topic_name,
 )
-from pinterest_pipeline.spark.cleansing import CLEANERS, data_quality_counts, deduplicate_by_ind
+from pinterest_pipeline.spark.cleansing import CLEANERS, data_quality_metrics, deduplicate_by_ind, quality_issue
 from pinterest_pipeline.spark.delta import Warehouse
 from pinterest_pipeline.spark.parsing import REJECT_REASON, good_records, parse_raw, rejected_records
 from pinterest_pipeline.spark.schemas import RAW_SCHEMAS
@@ -44,6 +45,11 @@ BRONZE_METADATA = ("source_file", "ingested_at")
 #: Spark jobs submitted at once: small Delta writes spend most of their time in driver-side bookkeeping,
 #: which overlaps well with another job's tasks.
 CONCURRENT_JOBS = 4
+
+#: Columns of the data quality facts (:meth:`Tally.data_quality`).
+QUALITY_COLUMNS = ["kind", "column_name", "issue", "value_count"]
+#: Column of the lines counted per reject reason.
+_LINES = "_lines"
 
 T = TypeVar("T")
 #: Called with (steps done, steps in all, name of the step just done).
@@ -125,16 +131,27 @@ class Tally:
 
     def data_quality(self) -> pd.DataFrame:
         """Data quality facts summed over the micro-batches."""
-        columns = ["kind", "column_name", "issue", "value_count"]
         if not self.quality:
-            return pd.DataFrame(columns=columns)
-        summed = pd.concat(self.quality).groupby(columns[:3], sort=False, as_index=False)["value_count"].sum()
-        return summed[columns]
+            return pd.DataFrame(columns=QUALITY_COLUMNS)
+        summed = pd.concat(self.quality).groupby(QUALITY_COLUMNS[:3], sort=False, as_index=False)["value_count"].sum()
+        return summed[QUALITY_COLUMNS]
 
 
-def _lines_by_reason(parsed: DataFrame) -> dict[str | None, int]:
-    """Lines of a parsed topic per reject reason (None: good), in one job."""
-    return {row[REJECT_REASON]: int(row["count"]) for row in parsed.groupBy(REJECT_REASON).count().collect()}
+def _outcomes_and_quality(parsed: DataFrame, schema: StructType) -> tuple[dict[str | None, int], dict[str, int]]:
+    """Lines of a parsed topic per reject reason (None: good), and the :func:`data_quality_metrics` of its good
+    records (zeros when it has none), in one job: the good records' metrics are those of the reason-NULL group."""
+    metrics = data_quality_metrics(parsed.select(*schema.fieldNames()))
+    rows = parsed.groupBy(REJECT_REASON).agg(
+        F.count(F.lit(1)).alias(_LINES), *[metric.alias(name) for name, metric in metrics.items()]).collect()
+    good = next((row for row in rows if row[REJECT_REASON] is None), None)
+    quality = {name: int(good[name]) if good else 0 for name in metrics}
+    return {row[REJECT_REASON]: int(row[_LINES]) for row in rows}, quality
+
+
+def _quality_frame(kind: str, quality: dict[str, int]) -> pd.DataFrame:
+    """One topic's data quality metrics as ``kind, column_name, issue, value_count`` rows."""
+    return pd.DataFrame([(kind, *quality_issue(name), count) for name, count in quality.items()],
+                        columns=QUALITY_COLUMNS)
 
 
 def _collect_and_write(spark: SparkSession, query: DataFrame, warehouse: Warehouse, name: str) -> pd.DataFrame:
@@ -173,7 +190,7 @@ class MicroBatchWriter:
         slim = parsed.withColumn("raw_line", F.when(F.col(REJECT_REASON).isNotNull(), F.col("raw_line")))
         parsed = slim.persist(StorageLevel.MEMORY_AND_DISK)
         with timed("parse and count"):
-            by_reason = _lines_by_reason(parsed)
+            by_reason, quality = _outcomes_and_quality(parsed, schema)
         self.tally.add_outcomes(kind, by_reason)
         good = good_records(parsed, schema)
         if by_reason.get(None) or batch_id == 0:
@@ -181,13 +198,12 @@ class MicroBatchWriter:
                 *schema.fieldNames(), "source_file", F.current_timestamp().alias("ingested_at"))
             with timed("bronze"):
                 self._write(bronze, bronze_table_name(self.prefix, kind), batch_id)
-            with timed("data quality"):
-                self.tally.quality.append(data_quality_counts(good).select(F.lit(kind).alias("kind"), "*").toPandas())
+            self.tally.quality.append(_quality_frame(kind, quality))
             cleaned, name = deduplicate_by_ind(CLEANERS[kind](good)), cleaned_table_name(self.prefix, kind)
             with timed("cleaned"):
                 if batch_id == 0:
                     self.warehouse.write(cleaned, name)
-                    self.tally.cleaned_added[kind] += self.warehouse.read(spark, name).count()
+                    self.tally.cleaned_added[kind] += self.warehouse.last_commit_metric(spark, name, "numOutputRows")
                 else:
                     self.tally.cleaned_added[kind] += self.warehouse.merge_least_rows(spark, cleaned, name)
         return parsed, sum(n for reason, n in by_reason.items() if reason is not None)
