@@ -137,6 +137,13 @@ class Tally:
         return summed[QUALITY_COLUMNS]
 
 
+def bronze_properties(schema: StructType) -> dict[str, str]:
+    """Delta properties of a bronze table of ``schema``: file statistics (data skipping, row counts) kept only for
+    the key column and :data:`BRONZE_METADATA`, what a reader of raw records looks rows up by. Min and max of the
+    long raw text columns would cost every write a pass over them, for no reader."""
+    return {"delta.dataSkippingStatsColumns": ",".join((schema.fieldNames()[0], *BRONZE_METADATA))}
+
+
 def _outcomes_and_quality(parsed: DataFrame, schema: StructType) -> tuple[dict[str | None, int], dict[str, int]]:
     """Lines of a parsed topic per reject reason (None: good), and the :func:`data_quality_metrics` of its good
     records (zeros when it has none), in one job: the good records' metrics are those of the reason-NULL group."""
@@ -175,10 +182,11 @@ class MicroBatchWriter:
         self._query_id = query_id
         self._started.set()
 
-    def _write(self, rows: DataFrame, name: str, batch_id: int) -> None:
-        """Overwrite ``name`` in batch 0, else append once (a replayed batch is skipped by Delta)."""
+    def _write(self, rows: DataFrame, name: str, batch_id: int, properties: dict[str, str] | None = None) -> None:
+        """Overwrite ``name`` in batch 0 (a table with Delta ``properties``), else append once (a replayed batch is
+        skipped by Delta)."""
         if batch_id == 0:
-            self.warehouse.write(rows, name)
+            self.warehouse.write(rows, name, properties=properties)
         else:
             self.warehouse.append_once(rows.sparkSession, rows, name, f"{self._query_id}-{name}", batch_id)
 
@@ -197,7 +205,7 @@ class MicroBatchWriter:
             bronze = parsed.where(F.col(REJECT_REASON).isNull()).select(
                 *schema.fieldNames(), "source_file", F.current_timestamp().alias("ingested_at"))
             with timed("bronze"):
-                self._write(bronze, bronze_table_name(self.prefix, kind), batch_id)
+                self._write(bronze, bronze_table_name(self.prefix, kind), batch_id, bronze_properties(schema))
             self.tally.quality.append(_quality_frame(kind, quality))
             cleaned, name = deduplicate_by_ind(CLEANERS[kind](good)), cleaned_table_name(self.prefix, kind)
             with timed("cleaned"):

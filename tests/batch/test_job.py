@@ -2,6 +2,7 @@
 tables, checked against an independent DuckDB computation over the same files."""
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -11,6 +12,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from pinterest_pipeline.batch.cli import main
+from pinterest_pipeline.batch.increment import BRONZE_METADATA
 from pinterest_pipeline.batch.insights import INSIGHTS
 from pinterest_pipeline.batch.job import batch_steps
 from pinterest_pipeline.batch.lake_reader import LAKE_QUARANTINE_COLUMNS, read_topic
@@ -120,6 +122,17 @@ def test_every_output_is_a_delta_table(spark: SparkSession, run: Run) -> None:
         assert Path(location) == run.warehouse / name
         assert (Path(location) / "_delta_log").is_dir(), name
         assert DeltaTable.isDeltaTable(spark, location), name
+
+
+def test_bronze_statistics_cover_the_key_and_provenance_columns_only(run: Run) -> None:
+    for kind in KINDS:
+        first_commit = run.warehouse / bronze_table_name(PREFIX, kind) / "_delta_log" / f"{0:020d}.json"
+        actions = [json.loads(line) for line in first_commit.read_text().splitlines()]
+        stats = [json.loads(action["add"]["stats"]) for action in actions if "add" in action]
+        assert stats and sum(s["numRecords"] for s in stats) == run.result.counts[kind]["good"]
+        key = RAW_SCHEMAS[kind].fieldNames()[0]
+        for file_stats in stats:
+            assert set(file_stats["minValues"]) == set(file_stats["nullCount"]) == {key, *BRONZE_METADATA}
 
 
 def latest_version(spark: SparkSession, location: str) -> int:
