@@ -54,8 +54,8 @@ class BatchResult:
     logical_date: str | None = None
     #: micro-batches of new lake objects the run processed (0: nothing new, no table changed)
     batches: int = 0
-    #: stage of the micro-batches (parse and count: lines per reject reason and the data quality facts in one job;
-    #: bronze, cleaned, quarantine, insights) → seconds, summed over the topics' threads (which overlap)
+    #: stage of the micro-batches (parse and count, bronze, data quality, cleaned, quarantine, insights) → seconds,
+    #: summed over the topics' threads (which overlap)
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property

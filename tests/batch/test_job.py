@@ -50,7 +50,7 @@ def test_progress_hears_of_every_step_once_in_order(run: Run) -> None:
     steps = [step for _, _, step in run.progress]
     assert sorted(steps) == sorted([*(f"read {kind}" for kind in KINDS), "wrote quarantine",
                                     *(f"wrote {name}" for name in INSIGHTS)])
-    assert set(run.result.stage_seconds) == {"parse and count", "bronze", "cleaned", "quarantine",
+    assert set(run.result.stage_seconds) == {"parse and count", "bronze", "data quality", "cleaned", "quarantine",
                                              "insights"}
 
 
