@@ -173,30 +173,30 @@ def deduplicate_by_ind(df: DataFrame) -> DataFrame:
 _PARSED_COLUMNS = {"follower_count": follower_count_value, "timestamp": timestamp_value, "date_joined": timestamp_value}
 
 
-def data_quality_counts(raw: DataFrame) -> DataFrame:
-    """Per column of raw records, how many values were empty, placeholders (§3) or unreadable.
+#: Separates column and issue in the name of a :func:`data_quality_metrics` column.
+_METRIC_SEPARATOR = ":"
 
-    Returns ``column_name, issue, value_count`` rows (issues ``empty``, ``placeholder``,
-    ``unparseable``), only for the issues a column can have.
-    """
+
+def data_quality_metrics(raw: DataFrame) -> dict[str, Column]:
+    """Per column of raw records, the aggregate counting its empty, placeholder (§3) or unreadable values, named
+    ``<column>:<issue>`` (:func:`quality_issue` splits the name), only for the issues a column can have.
+
+    Aggregates, so they fit beside others in one pass over the records (a ``groupBy``'s ``agg`` too)."""
     metrics: dict[str, Column] = {}
     for column in string_columns(raw):
         value = F.col(column)
-        metrics[f"{column}:empty"] = F.count(F.when(is_blank(value), 1))
+        metrics[f"{column}{_METRIC_SEPARATOR}empty"] = F.count(F.when(is_blank(value), 1))
         placeholders = PLACEHOLDERS.get(column, ())
         if placeholders:
-            metrics[f"{column}:placeholder"] = F.count(F.when(value.isin(*placeholders), 1))
+            metrics[f"{column}{_METRIC_SEPARATOR}placeholder"] = F.count(F.when(value.isin(*placeholders), 1))
         readable = _PARSED_COLUMNS.get(column)
         if readable is not None:
             usable = ~is_blank(value) & ~value.isin(*placeholders) if placeholders else ~is_blank(value)
-            metrics[f"{column}:unparseable"] = F.count(F.when(usable & readable(value).isNull(), 1))
-    names = list(metrics)
-    wide = raw.agg(*[m.alias(n) for n, m in metrics.items()])
-    return (
-        wide.unpivot([], names, "metric", "value_count")
-        .select(
-            F.split("metric", ":")[0].alias("column_name"),
-            F.split("metric", ":")[1].alias("issue"),
-            F.col("value_count").cast("bigint").alias("value_count"),
-        )
-    )
+            metrics[f"{column}{_METRIC_SEPARATOR}unparseable"] = F.count(F.when(usable & readable(value).isNull(), 1))
+    return metrics
+
+
+def quality_issue(metric: str) -> tuple[str, str]:
+    """``(column_name, issue)`` of a :func:`data_quality_metrics` name."""
+    column, _, issue = metric.partition(_METRIC_SEPARATOR)
+    return column, issue

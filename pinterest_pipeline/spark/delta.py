@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from pinterest_pipeline.spark.session import absolute_location, on_databricks
+
+if TYPE_CHECKING:
+    from delta.tables import DeltaTable
 
 #: A catalog or schema name used unquoted: letters, digits, underscores.
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -103,12 +106,10 @@ class Warehouse:
 
     def _recent_user_metadata(self, spark: SparkSession, name: str) -> list[str | None]:
         """``userMetadata`` of the table's last :data:`APPEND_LOOKBACK` commits, newest first (none: no table yet)."""
-        from delta.tables import DeltaTable
         from pyspark.errors import AnalysisException
 
-        location = self.location(name)
         try:
-            table = DeltaTable.forName(spark, location) if self.managed else DeltaTable.forPath(spark, location)
+            table = self._delta_table(spark, name)
             return [marker for (marker,) in table.history(APPEND_LOOKBACK).select("userMetadata").collect()]
         except AnalysisException:
             if self.exists(spark, name):
@@ -140,16 +141,26 @@ class Warehouse:
         of a struct does). The table keeps, per key, the least row ever merged, whatever the order of arrival,
         and merging the same rows again changes nothing. Returns the rows inserted (new keys); the table must have
         no other writer meanwhile."""
-        from delta.tables import DeltaTable
-
-        location = self.location(name)
-        table = DeltaTable.forName(spark, location) if self.managed else DeltaTable.forPath(spark, location)
+        table = self._delta_table(spark, name)
         others = [f"`{column}`" for column in rows.columns if column != key]
         smaller = f"struct({', '.join(f'new.{c}' for c in others)}) < struct({', '.join(f'old.{c}' for c in others)})"
         (table.alias("old").merge(rows.alias("new"), f"old.`{key}` = new.`{key}`")
          .whenMatchedUpdateAll(condition=smaller).whenNotMatchedInsertAll().execute())
         # The commit's own metrics: ``execute`` returns them only from Delta 4 on (the table has one writer).
-        return int(table.history(1).first()["operationMetrics"]["numTargetRowsInserted"])
+        return self.last_commit_metric(spark, name, "numTargetRowsInserted")
+
+    def last_commit_metric(self, spark: SparkSession, name: str, metric: str) -> int:
+        """``metric`` of the ``operationMetrics`` of table ``name``'s latest commit (e.g. ``numOutputRows`` of a
+        write): read from the commit file alone, no scan of the table. The table must have had no other writer
+        since the commit meant."""
+        return int(self._delta_table(spark, name).history(1).first()["operationMetrics"][metric])
+
+    def _delta_table(self, spark: SparkSession, name: str) -> "DeltaTable":
+        """Table ``name`` as a ``delta.tables.DeltaTable``."""
+        from delta.tables import DeltaTable
+
+        location = self.location(name)
+        return DeltaTable.forName(spark, location) if self.managed else DeltaTable.forPath(spark, location)
 
 
 def remove_folder(spark: SparkSession, path: str) -> None:

@@ -2,6 +2,7 @@
 tables, checked against an independent DuckDB computation over the same files."""
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -11,11 +12,13 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from pinterest_pipeline.batch.cli import main
+from pinterest_pipeline.batch.increment import BRONZE_METADATA
 from pinterest_pipeline.batch.insights import INSIGHTS
 from pinterest_pipeline.batch.job import batch_steps
 from pinterest_pipeline.batch.lake_reader import LAKE_QUARANTINE_COLUMNS, read_topic
-from pinterest_pipeline.contract import KINDS, bronze_table_name, cleaned_table_name, quarantine_table_name
+from pinterest_pipeline.contract import KINDS, bronze_table_name, cleaned_table_name, quarantine_table_name, topic_name
 from pinterest_pipeline.lake.layout import object_key
+from pinterest_pipeline.spark.cleansing import data_quality_metrics, quality_issue
 from pinterest_pipeline.spark.parsing import REASON_BLANK, REASON_MALFORMED, REASON_MISSING_KEY
 from pinterest_pipeline.spark.schemas import RAW_SCHEMAS
 from tests.support.batch_run import EDITED_RECORDS, PREFIX, SENT_RECORDS, Lake, Run
@@ -120,6 +123,29 @@ def test_every_output_is_a_delta_table(spark: SparkSession, run: Run) -> None:
         assert Path(location) == run.warehouse / name
         assert (Path(location) / "_delta_log").is_dir(), name
         assert DeltaTable.isDeltaTable(spark, location), name
+
+
+def test_data_quality_facts_count_the_good_records_of_each_topic(spark: SparkSession, run: Run) -> None:
+    facts = run.result.data_quality
+    for kind in KINDS:
+        good = read_topic(spark, str(run.lake.root), topic_name(PREFIX, kind), RAW_SCHEMAS[kind]).good
+        metrics = data_quality_metrics(good)
+        expected = good.agg(*[metric.alias(name) for name, metric in metrics.items()]).first()
+        of_kind = facts[facts["kind"] == kind]
+        assert {(r.column_name, r.issue): r.value_count for r in of_kind.itertuples()} == {
+            quality_issue(name): expected[name] for name in metrics}, kind
+    assert facts["value_count"].sum() > 0
+
+
+def test_bronze_statistics_cover_the_key_and_provenance_columns_only(run: Run) -> None:
+    for kind in KINDS:
+        first_commit = run.warehouse / bronze_table_name(PREFIX, kind) / "_delta_log" / f"{0:020d}.json"
+        actions = [json.loads(line) for line in first_commit.read_text().splitlines()]
+        stats = [json.loads(action["add"]["stats"]) for action in actions if "add" in action]
+        assert stats and sum(s["numRecords"] for s in stats) == run.result.counts[kind]["good"]
+        key = RAW_SCHEMAS[kind].fieldNames()[0]
+        for file_stats in stats:
+            assert set(file_stats["minValues"]) == set(file_stats["nullCount"]) == {key, *BRONZE_METADATA}
 
 
 def latest_version(spark: SparkSession, location: str) -> int:

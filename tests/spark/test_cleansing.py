@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import (
     ArrayType,
     DoubleType,
@@ -155,7 +155,14 @@ def test_deduplicate_by_ind_keeps_one_deterministic_row_per_ind(spark: SparkSess
         assertDataFrameEqual(cleansing.deduplicate_by_ind(df), expected)
 
 
-def test_data_quality_counts_placeholders_empties_and_unreadable_values(spark: SparkSession) -> None:
+def quality_counts(raw: DataFrame) -> dict[tuple[str, str], int]:
+    """(column, issue) → count of :func:`cleansing.data_quality_metrics` over ``raw``."""
+    metrics = cleansing.data_quality_metrics(raw)
+    row = raw.agg(*[metric.alias(name) for name, metric in metrics.items()]).first()
+    return {cleansing.quality_issue(name): row[name] for name in metrics}
+
+
+def test_data_quality_metrics_count_placeholders_empties_and_unreadable_values(spark: SparkSession) -> None:
     raw = spark.createDataFrame(
         [
             pin_row(1, follower_count="User Info Error", poster_name="User Info Error", title=""),
@@ -164,7 +171,7 @@ def test_data_quality_counts_placeholders_empties_and_unreadable_values(spark: S
         ],
         PIN_SCHEMA,
     )
-    counts = {(r["column_name"], r["issue"]): r["value_count"] for r in cleansing.data_quality_counts(raw).collect()}
+    counts = quality_counts(raw)
     assert counts[("follower_count", "placeholder")] == 1
     assert counts[("follower_count", "empty")] == 1
     assert counts[("follower_count", "unparseable")] == 1
@@ -176,5 +183,5 @@ def test_data_quality_counts_placeholders_empties_and_unreadable_values(spark: S
     assert ("category", "placeholder") not in counts
 
     geo = spark.createDataFrame([(1, "bad", 0.0, 0.0, ""), (2, "2019-01-01 00:00:00", 0.0, 0.0, "Chad")], GEO_SCHEMA)
-    geo_counts = {(r["column_name"], r["issue"]): r["value_count"] for r in cleansing.data_quality_counts(geo).collect()}
+    geo_counts = quality_counts(geo)
     assert geo_counts == {("timestamp", "empty"): 0, ("timestamp", "unparseable"): 1, ("country", "empty"): 1}
