@@ -109,8 +109,8 @@ class Warehouse:
         from pyspark.errors import AnalysisException
 
         try:
-            table = self._delta_table(spark, name)
-            return [marker for (marker,) in table.history(APPEND_LOOKBACK).select("userMetadata").collect()]
+            history = self._history(spark, name, APPEND_LOOKBACK)
+            return [marker for (marker,) in history.select("userMetadata").collect()]
         except AnalysisException:
             if self.exists(spark, name):
                 raise
@@ -153,7 +153,14 @@ class Warehouse:
         """``metric`` of the ``operationMetrics`` of table ``name``'s latest commit (e.g. ``numOutputRows`` of a
         write): read from the commit file alone, no scan of the table. The table must have had no other writer
         since the commit meant."""
-        return int(self._delta_table(spark, name).history(1).first()["operationMetrics"][metric])
+        return int(self._history(spark, name, 1).first()["operationMetrics"][metric])
+
+    def _history(self, spark: SparkSession, name: str, limit: int) -> DataFrame:
+        """The last ``limit`` commits of table ``name``, newest first. Managed tables go through SQL: Delta 3's
+        ``DeltaTable.forName`` cannot parse a ``catalog.schema.table`` name."""
+        if self.managed:
+            return spark.sql(f"DESCRIBE HISTORY {self.location(name)} LIMIT {int(limit)}")
+        return self._delta_table(spark, name).history(limit)
 
     def _delta_table(self, spark: SparkSession, name: str) -> "DeltaTable":
         """Table ``name`` as a ``delta.tables.DeltaTable``."""
