@@ -48,8 +48,6 @@ CONCURRENT_JOBS = 4
 
 #: Columns of the data quality facts (:meth:`Tally.data_quality`).
 QUALITY_COLUMNS = ["kind", "column_name", "issue", "value_count"]
-#: Column of the lines counted per reject reason.
-_LINES = "_lines"
 
 T = TypeVar("T")
 #: Called with (steps done, steps in all, name of the step just done).
@@ -146,8 +144,7 @@ def bronze_properties(schema: StructType) -> dict[str, str]:
 
 def _lines_by_reason(parsed: DataFrame) -> dict[str | None, int]:
     """Lines of a parsed topic per reject reason (None: good), in one job."""
-    rows = parsed.groupBy(REJECT_REASON).agg(F.count(F.lit(1)).alias(_LINES)).collect()
-    return {row[REJECT_REASON]: int(row[_LINES]) for row in rows}
+    return {row[REJECT_REASON]: int(row["count"]) for row in parsed.groupBy(REJECT_REASON).count().collect()}
 
 
 def _quality_of(good: DataFrame) -> dict[str, int]:
